@@ -1,0 +1,131 @@
+"""Settings: the only reader of environment variables in the `model` package; typed, validated, documented."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import ConfigurationError
+
+__all__ = ["DEFAULT_MODEL", "ModelSource", "Settings", "load_settings", "parse_model_source"]
+
+DEFAULT_MODEL = "Marqo/nsfw-image-detection-384"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model comes from: a Hub repository (optionally pinned) or a local folder."""
+
+    repo_id: str | None = None
+    revision: str | None = None
+    local_dir: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_dir is not None
+
+    def __str__(self) -> str:
+        if self.local_dir is not None:
+            return self.local_dir
+        return f"{self.repo_id}@{self.revision}" if self.revision else str(self.repo_id)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, read once.
+
+    Environment variables (all optional):
+        NSFW_MODEL: Hub id, `id@revision`, or a local folder with config.json + model.safetensors.
+        NSFW_MAX_PIXELS: largest image accepted, in pixels (default 40,000,000).
+        NSFW_MAX_SIDE: longest side accepted, in pixels (default 10,000).
+        NSFW_MAX_FILE_MB: largest upload accepted, in megabytes (default 50).
+        NSFW_BATCH_SIZE: images per forward pass (default 16).
+        NSFW_THREADS: torch threads (default: the CPU cores this process may use).
+        NSFW_LOAD_TIMEOUT: seconds after which loading the model gives up (default 20).
+        NSFW_FAST_DECODE: 1 (default) lets large JPEGs decode at reduced scale; 0 decodes every pixel.
+    """
+
+    model: ModelSource = ModelSource(repo_id=DEFAULT_MODEL)
+    max_pixels: int = 40_000_000
+    max_side: int = 10_000
+    max_file_bytes: int = 50 * 1024 * 1024
+    batch_size: int = 16
+    threads: int | None = None
+    load_timeout: float = 20.0
+    fast_decode: bool = True
+
+
+def parse_model_source(value: str) -> ModelSource:
+    """Turn `NSFW_MODEL` / `--model` into a `ModelSource`.
+
+    A value naming an existing folder (or starting with `.`, `/` or `~`) is a local folder; anything else is a Hub
+    id, optionally followed by `@revision`.
+    """
+    value = value.strip()
+    if not value:
+        raise ConfigurationError(
+            "NSFW_MODEL is empty: give a Hub id such as Marqo/nsfw-image-detection-384 or a folder."
+        )
+    expanded = os.path.expanduser(value)
+    if os.path.isdir(expanded) or value.startswith((".", "/", "~")):
+        return ModelSource(local_dir=os.path.abspath(expanded))
+    repo_id, _, revision = value.partition("@")
+    if "@" in revision or not repo_id or (_ and not revision):
+        raise ConfigurationError(
+            f"Cannot read model source {value!r}: use 'owner/name', 'owner/name@revision' or a folder path."
+        )
+    return ModelSource(repo_id=repo_id, revision=revision or None)
+
+
+def _read_int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number.") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={raw!r} must be at least {minimum}.")
+    return value
+
+
+def _read_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number.") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name}={raw!r} must be positive.")
+    return value
+
+
+def _read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name}={raw!r} must be 1 or 0.")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, model: str | None = None) -> Settings:
+    """Read settings from the environment (and an optional `--model` override)."""
+    environ = os.environ if environ is None else environ
+    threads_raw = environ.get("NSFW_THREADS", "").strip()
+    return Settings(
+        model=parse_model_source(model or environ.get("NSFW_MODEL", "") or DEFAULT_MODEL),
+        max_pixels=_read_int(environ, "NSFW_MAX_PIXELS", Settings.max_pixels),
+        max_side=_read_int(environ, "NSFW_MAX_SIDE", Settings.max_side),
+        max_file_bytes=_read_int(environ, "NSFW_MAX_FILE_MB", Settings.max_file_bytes // 2**20) * 2**20,
+        batch_size=_read_int(environ, "NSFW_BATCH_SIZE", Settings.batch_size),
+        threads=_read_int(environ, "NSFW_THREADS", 1) if threads_raw else None,
+        load_timeout=_read_float(environ, "NSFW_LOAD_TIMEOUT", Settings.load_timeout),
+        fast_decode=_read_bool(environ, "NSFW_FAST_DECODE", Settings.fast_decode),
+    )

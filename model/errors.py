@@ -1,0 +1,96 @@
+"""Every error the classifier raises: one type per failure kind, each with a message that says what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClassifierError",
+    "ConfigurationError",
+    "CorruptImageError",
+    "CorruptWeightsError",
+    "DiskFullError",
+    "EmptyFileError",
+    "HubServerError",
+    "HubTimeoutError",
+    "HubUnreachableError",
+    "ImageTooLargeError",
+    "IncompatibleModelError",
+    "InvalidImageError",
+    "ModelAccessError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "ModelNotReadyError",
+    "RevisionNotFoundError",
+    "UnsupportedFormatError",
+]
+
+
+class ClassifierError(Exception):
+    """Root of every error raised by the `model` package."""
+
+
+class ConfigurationError(ClassifierError, ValueError):
+    """A setting (environment variable or argument) has a value that cannot be used."""
+
+
+class ModelLoadError(ClassifierError, RuntimeError):
+    """The model could not be loaded; subclasses say why."""
+
+
+class HubUnreachableError(ModelLoadError, ConnectionError):
+    """The Hugging Face Hub could not be reached and the model is not in the local cache."""
+
+
+class HubTimeoutError(ModelLoadError, TimeoutError):
+    """The Hub accepted the connection but did not deliver the model within the load timeout."""
+
+
+class HubServerError(ModelLoadError):
+    """The Hub answered with a server error (5xx) and the model is not in the local cache."""
+
+
+class ModelNotFoundError(ModelLoadError, FileNotFoundError):
+    """The repository (or local folder) does not exist, or is private and no token was given."""
+
+
+class RevisionNotFoundError(ModelLoadError):
+    """The repository exists but the requested revision (branch, tag or commit) does not."""
+
+
+class ModelAccessError(ModelLoadError, PermissionError):
+    """The repository is gated or private and the request was not authorised."""
+
+
+class CorruptWeightsError(ModelLoadError):
+    """The weights file is missing, truncated, corrupt or not in safetensors format."""
+
+
+class IncompatibleModelError(ModelLoadError):
+    """The config or weights describe a model this app cannot use (other architecture, no NSFW label)."""
+
+
+class DiskFullError(ModelLoadError, OSError):
+    """There is no disk space left to store the downloaded model."""
+
+
+class ModelNotReadyError(ClassifierError):
+    """A request arrived before the model was loaded, or after loading failed."""
+
+
+class InvalidImageError(ClassifierError, ValueError):
+    """An uploaded file cannot be classified; subclasses say why."""
+
+
+class EmptyFileError(InvalidImageError):
+    """The file is empty (0 bytes) or nothing was submitted."""
+
+
+class UnsupportedFormatError(InvalidImageError):
+    """The file is not one of the allowed image formats (JPEG, PNG, WebP, GIF, BMP)."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """The image (or file) exceeds the configured pixel, side or byte limits."""
+
+
+class CorruptImageError(InvalidImageError):
+    """The file claims an allowed format but is truncated, corrupt or has no pixels."""

@@ -1,0 +1,41 @@
+"""Session fixtures: the stand-in checkpoint as a local folder and inside a temporary Hugging Face cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model import Classifier, ModelSource, Settings
+from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+
+
+@pytest.fixture(scope="session")
+def standin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """config.json + model.safetensors of the stand-in, as an air-gapped deployment would hold them."""
+    return build_standin(tmp_path_factory.mktemp("standin"))
+
+
+@pytest.fixture(scope="session")
+def swapped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same stand-in with its labels (and head rows) in the other order."""
+    return build_standin(tmp_path_factory.mktemp("swapped"), swap_labels=True)
+
+
+@pytest.fixture(scope="session")
+def hf_home(tmp_path_factory: pytest.TempPathFactory, standin_dir: Path) -> Path:
+    """An HF_HOME whose hub cache holds the stand-in as Marqo/nsfw-image-detection-384 at COMMIT (refs/main)."""
+    home = tmp_path_factory.mktemp("hf_home")
+    install_in_cache(standin_dir, home / "hub", repo_id=REPO_ID, commit=COMMIT)
+    return home
+
+
+@pytest.fixture(scope="session")
+def settings(standin_dir: Path) -> Settings:
+    return Settings(model=ModelSource(local_dir=str(standin_dir)))
+
+
+@pytest.fixture(scope="session")
+def classifier(settings: Settings) -> Classifier:
+    """The stand-in loaded through the real code path (timm local-dir), shared by the session."""
+    return Classifier.load(settings)
