@@ -52,20 +52,28 @@ def classify_sources(
     """
     results: list[FileResult] = []
     for chunk in _chunks(sources, classifier.settings.batch_size):
-        decoded: list[tuple[str, DecodedImage]] = []
+        outcomes: list[FileResult | DecodedImage] = []
         for name, source in chunk:
             try:
-                decoded.append(
-                    (name, decode_image(source, classifier.limits, draft_min_side=classifier.draft_min_side))
-                )
+                outcomes.append(decode_image(source, classifier.limits, draft_min_side=classifier.draft_min_side))
             except InvalidImageError as error:
-                results.append(FileResult(file=name, error=str(error)))
+                outcomes.append(FileResult(file=name, error=str(error)))
+        decoded = [outcome for outcome in outcomes if isinstance(outcome, DecodedImage)]
         started = time.perf_counter()
-        predictions = classifier.predict([image.image for _, image in decoded])
+        predictions = iter(classifier.predict([image.image for image in decoded]))
         logger.info("Classified %d images in %.0f ms", len(decoded), 1000 * (time.perf_counter() - started))
-        for (name, image), prediction in zip(decoded, predictions, strict=True):
+        for (name, _source), outcome in zip(chunk, outcomes, strict=True):
+            if isinstance(outcome, FileResult):
+                results.append(outcome)
+                continue
             results.append(
-                FileResult(file=name, prediction=prediction, width=image.width, height=image.height, notes=image.notes)
+                FileResult(
+                    file=name,
+                    prediction=next(predictions),
+                    width=outcome.width,
+                    height=outcome.height,
+                    notes=outcome.notes,
+                )
             )
         if progress is not None:
             progress(len(results))

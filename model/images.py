@@ -94,8 +94,17 @@ class DecodedImage:
 
 
 def _megapixels(pixels: int) -> str:
-    text = f"{pixels / 1e6:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    value = pixels / 1e6
+    text = f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    return text.rstrip("0").rstrip(".")
+
+
+def _file_too_large(size: int, limits: ImageLimits) -> str:
+    def megabytes(count: int) -> str:
+        text = f"{count / 2**20:.1f}"
+        return text[:-2] if text.endswith(".0") else text
+
+    return f"File too large: {megabytes(size)} MB; the limit is {megabytes(limits.max_file_bytes)} MB."
 
 
 def _describe_unknown(head: bytes) -> str:
@@ -136,16 +145,12 @@ def read_upload(source: bytes | str | os.PathLike[str], limits: ImageLimits = Im
         except OSError as error:
             raise EmptyFileError(f"The file could not be read ({error.strerror}). Upload it again.") from None
         if size > limits.max_file_bytes:
-            raise ImageTooLargeError(
-                f"File too large: {size / 2**20:.1f} MB; the limit is {limits.max_file_bytes / 2**20:.0f} MB."
-            )
+            raise ImageTooLargeError(_file_too_large(size, limits))
         data = path.read_bytes()
     if not data:
         raise EmptyFileError("The file is empty (0 bytes). Choose an image file and try again.")
     if len(data) > limits.max_file_bytes:
-        raise ImageTooLargeError(
-            f"File too large: {len(data) / 2**20:.1f} MB; the limit is {limits.max_file_bytes / 2**20:.0f} MB."
-        )
+        raise ImageTooLargeError(_file_too_large(len(data), limits))
     return data
 
 
@@ -168,8 +173,7 @@ def open_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageFile.Im
             image = factory(io.BytesIO(data), None)
         except _PILLOW_ERRORS as error:
             raise CorruptImageError(
-                f"The file looks like a {name} image but its header is corrupt ({error}). "
-                "Re-export the image and try again."
+                f"The {name} file is truncated or corrupt ({error}). Re-export or re-upload the image."
             ) from None
         break
     if image is None:
@@ -197,7 +201,7 @@ def _load(image: ImageFile.ImageFile) -> None:
         image.load()
     except _PILLOW_ERRORS as error:
         raise CorruptImageError(
-            f"The {image.format} image is truncated or corrupt ({error}). Re-export or re-upload the file."
+            f"The {image.format} file is truncated or corrupt ({error}). Re-export or re-upload the image."
         ) from None
 
 
