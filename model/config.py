@@ -44,6 +44,8 @@ class Settings:
         NSFW_THREADS: torch threads (default: the CPU cores this process may use).
         NSFW_LOAD_TIMEOUT: seconds after which loading the model gives up (default 20).
         NSFW_FAST_DECODE: 1 (default) lets large JPEGs decode at reduced scale; 0 decodes every pixel.
+        NSFW_SCAN_MAX_TILES: most tiles a high-resolution scan classifies besides the whole image (default 32).
+        NSFW_MAX_FRAMES: most frames of an animation sampled, evenly spaced (default 32).
     """
 
     model: ModelSource = ModelSource(repo_id=DEFAULT_MODEL)
@@ -54,6 +56,8 @@ class Settings:
     threads: int | None = None
     load_timeout: float = 20.0
     fast_decode: bool = True
+    scan_max_tiles: int = 32
+    max_frames: int = 32
 
 
 def parse_model_source(value: str) -> ModelSource:
@@ -128,4 +132,6 @@ def load_settings(environ: Mapping[str, str] | None = None, model: str | None = 
         threads=_read_int(environ, "NSFW_THREADS", 1) if threads_raw else None,
         load_timeout=_read_float(environ, "NSFW_LOAD_TIMEOUT", Settings.load_timeout),
         fast_decode=_read_bool(environ, "NSFW_FAST_DECODE", Settings.fast_decode),
+        scan_max_tiles=_read_int(environ, "NSFW_SCAN_MAX_TILES", Settings.scan_max_tiles),
+        max_frames=_read_int(environ, "NSFW_MAX_FRAMES", Settings.max_frames),
     )
