@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
+    "ArchiveTooLargeError",
     "ClassifierError",
     "ConfigurationError",
+    "CorruptArchiveError",
     "CorruptImageError",
     "CorruptWeightsError",
     "DiskFullError",
+    "EmptyArchiveError",
     "EmptyFileError",
+    "EvaluationError",
     "HubServerError",
     "HubTimeoutError",
     "HubUnreachableError",
     "ImageTooLargeError",
     "IncompatibleModelError",
     "InvalidImageError",
+    "ManifestError",
+    "MissingLabelsError",
     "ModelAccessError",
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelNotReadyError",
     "RevisionNotFoundError",
+    "SingleClassError",
+    "UnsafeArchiveError",
     "UnsupportedFormatError",
 ]
 
@@ -94,3 +103,39 @@ class ImageTooLargeError(InvalidImageError):
 
 class CorruptImageError(InvalidImageError):
     """The file claims an allowed format but is truncated, corrupt or has no pixels."""
+
+
+class ArchiveError(ClassifierError, ValueError):
+    """An uploaded archive cannot be used; subclasses say why."""
+
+
+class CorruptArchiveError(ArchiveError):
+    """The file is not a zip archive, or its directory is truncated or corrupt."""
+
+
+class ArchiveTooLargeError(ArchiveError):
+    """The archive exceeds the member-count or total-size limit."""
+
+
+class UnsafeArchiveError(ArchiveError):
+    """The archive is built like a zip bomb (members overlap, or sizes do not match the data)."""
+
+
+class EmptyArchiveError(ArchiveError):
+    """The upload holds no file that could be an image."""
+
+
+class EvaluationError(ClassifierError, ValueError):
+    """A labelled set cannot be evaluated; subclasses say why."""
+
+
+class ManifestError(EvaluationError):
+    """The CSV manifest (file,label) cannot be read, or names a label that is not nsfw/sfw."""
+
+
+class MissingLabelsError(EvaluationError):
+    """No image has a label: none sits under an nsfw/sfw folder or is listed in a manifest."""
+
+
+class SingleClassError(EvaluationError):
+    """Every labelled image has the same label; the metrics need both NSFW and SFW images."""
