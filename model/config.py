@@ -44,6 +44,8 @@ class Settings:
         NSFW_THREADS: torch threads (default: the CPU cores this process may use).
         NSFW_LOAD_TIMEOUT: seconds after which loading the model gives up (default 20).
         NSFW_FAST_DECODE: 1 (default) lets large JPEGs decode at reduced scale; 0 decodes every pixel.
+        NSFW_SCAN_MAX_TILES: most tiles a high-resolution scan classifies besides the whole image (default 32).
+        NSFW_MAX_FRAMES: most frames of an animation sampled, evenly spaced (default 32).
         NSFW_ZIP_MAX_MEMBERS: most entries a zip may hold, folders and `__MACOSX/` included (default 10,000).
         NSFW_ZIP_MAX_TOTAL_MB: most megabytes the members read from uploaded zips may expand to (default 2048).
         NSFW_ZIP_MAX_MEMBER_MB: largest member read from a zip, uncompressed, in megabytes (default 50).
@@ -58,6 +60,8 @@ class Settings:
     threads: int | None = None
     load_timeout: float = 20.0
     fast_decode: bool = True
+    scan_max_tiles: int = 32
+    max_frames: int = 32
     zip_max_members: int = 10_000
     zip_max_total_bytes: int = 2048 * 1024 * 1024
     zip_max_member_bytes: int = 50 * 1024 * 1024
@@ -136,6 +140,8 @@ def load_settings(environ: Mapping[str, str] | None = None, model: str | None = 
         threads=_read_int(environ, "NSFW_THREADS", 1) if threads_raw else None,
         load_timeout=_read_float(environ, "NSFW_LOAD_TIMEOUT", Settings.load_timeout),
         fast_decode=_read_bool(environ, "NSFW_FAST_DECODE", Settings.fast_decode),
+        scan_max_tiles=_read_int(environ, "NSFW_SCAN_MAX_TILES", Settings.scan_max_tiles),
+        max_frames=_read_int(environ, "NSFW_MAX_FRAMES", Settings.max_frames),
         zip_max_members=_read_int(environ, "NSFW_ZIP_MAX_MEMBERS", Settings.zip_max_members),
         zip_max_total_bytes=_read_int(environ, "NSFW_ZIP_MAX_TOTAL_MB", Settings.zip_max_total_bytes // 2**20) * 2**20,
         zip_max_member_bytes=_read_int(environ, "NSFW_ZIP_MAX_MEMBER_MB", Settings.zip_max_member_bytes // 2**20)
