@@ -5,12 +5,14 @@ from __future__ import annotations
 __all__ = [
     "ArchiveError",
     "ArchiveTooLargeError",
+    "CacheNotWritableError",
     "ClassifierError",
     "ConfigurationError",
     "CorruptArchiveError",
     "CorruptImageError",
     "CorruptWeightsError",
     "DiskFullError",
+    "DownloadIncompleteError",
     "EmptyArchiveError",
     "EmptyFileError",
     "EvaluationError",
@@ -49,8 +51,12 @@ class HubUnreachableError(ModelLoadError, ConnectionError):
     """The Hugging Face Hub could not be reached and the model is not in the local cache."""
 
 
-class HubTimeoutError(ModelLoadError, TimeoutError):
-    """The Hub accepted the connection but did not deliver the model within the load timeout."""
+class HubTimeoutError(HubUnreachableError, TimeoutError):
+    """The Hub did not answer, or did not deliver the model, within the load timeout (and the cache had nothing)."""
+
+
+class DownloadIncompleteError(ModelLoadError, ConnectionError):
+    """A download kept breaking off before the whole file arrived; nothing partial was kept."""
 
 
 class HubServerError(ModelLoadError):
@@ -79,6 +85,10 @@ class IncompatibleModelError(ModelLoadError):
 
 class DiskFullError(ModelLoadError, OSError):
     """There is no disk space left to store the downloaded model."""
+
+
+class CacheNotWritableError(ModelLoadError, PermissionError):
+    """The Hugging Face cache folder is read-only or not writable by this user, so the model cannot be stored."""
 
 
 class ModelNotReadyError(ClassifierError):

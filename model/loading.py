@@ -1,8 +1,9 @@
 """Hub repository or local folder -> timm model, its data config, its labels and the resolved revision.
 
 Files come from the Hub through huggingface_hub (so `HF_HOME`, `HF_ENDPOINT`, `HF_TOKEN` and `HF_HUB_OFFLINE`
-behave as everywhere else), only `config.json` and `model.safetensors` are fetched, and the model is then built
-by timm's own `local-dir:` loader from that snapshot folder. Every wait is bounded by the load timeout.
+behave as everywhere else), only `config.json` and `model.safetensors` are fetched, and the model is then built by
+timm's own `local-dir:` loader from that snapshot folder. Every wait on the network is bounded by the load timeout;
+when the Hub fails and the cache holds the model, loading starts from the cache and says so in `ModelInfo.note`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import errno
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,26 +20,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 import safetensors
 import timm
 import torch
 from huggingface_hub import constants as hf_constants
-from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
 from huggingface_hub.errors import (
-    EntryNotFoundError,
+    FileMetadataError,
     GatedRepoError,
     HfHubHTTPError,
     LocalEntryNotFoundError,
-    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
     RepositoryNotFoundError,
 )
 from huggingface_hub.errors import RevisionNotFoundError as HubRevisionNotFoundError
 
 from .config import ModelSource
 from .errors import (
+    CacheNotWritableError,
     CorruptWeightsError,
     DiskFullError,
+    DownloadIncompleteError,
     HubServerError,
     HubTimeoutError,
     HubUnreachableError,
@@ -56,8 +60,14 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 #: The label (compared case-insensitively) whose probability is the NSFW score.
 NSFW_LABEL = "nsfw"
-#: Longest wait for the first answer from the Hub; a dead network fails much sooner (connection refused / DNS).
-_METADATA_TIMEOUT = 10.0
+#: Longest wait for the Hub's first answer, whatever the load timeout. A dead network fails much sooner (connection
+#: refused, no DNS); this is for one that swallows requests, so "unreachable" is reported within 10 s.
+_FIRST_ANSWER_TIMEOUT = 10.0
+_COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: What a fetch through huggingface_hub raises for a network, Hub or disk problem: its HTTP errors are httpx2 errors
+#: and OSErrors, socket and file errors are OSErrors, and so is the TimeoutError of our own deadline.
+_FETCH_ERRORS = (httpx2.HTTPError, OSError)
 
 T = TypeVar("T")
 
@@ -87,16 +97,31 @@ class LoadedModel:
     nsfw_index: int
 
 
-def _cache_hint() -> str:
-    return f"the local cache ({hf_constants.HF_HUB_CACHE})"
+@dataclass(frozen=True)
+class _Failure:
+    """Why a fetch failed: what happened (a clause), what to do (sentences), and whether the cache may stand in."""
+
+    error_type: type[ModelLoadError]
+    reason: str
+    remedy: str
+    cache_may_serve: bool = True
+
+    def error(self, source: ModelSource, cache: Path) -> ModelLoadError:
+        if not self.cache_may_serve:
+            return self.error_type(f"Could not load {source}: {self.reason}. {self.remedy}")
+        return self.error_type(
+            f"Could not download {source}: {self.reason}, and the model is not in the local cache ({cache}). "
+            f"{self.remedy}"
+        )
 
 
 def _run_with_deadline(function: Callable[[], T], timeout: float, what: str) -> T:
-    """Run `function` in a daemon thread and give up after `timeout` seconds.
+    """Run `function` in a daemon thread and give up waiting for it after `timeout` seconds.
 
-    huggingface_hub retries with back-off and per-request timeouts; a stalled server can hold it for minutes. The
-    daemon thread may go on in the background, but huggingface_hub writes to `.incomplete` files and renames them
-    only when complete, so an abandoned download never leaves a file a later start would load.
+    huggingface_hub retries with back-off and waits up to 60 s per attempt once nothing is cached, so a stalled
+    server can hold it for minutes. An abandoned thread ends on its own when those retries run out (it never keeps
+    the process alive), and since huggingface_hub writes each file to a temporary name and renames it only once
+    complete, it never leaves a file that a later start would load.
     """
     outcome: dict[str, Any] = {}
 
@@ -110,90 +135,127 @@ def _run_with_deadline(function: Callable[[], T], timeout: float, what: str) -> 
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise TimeoutError(f"{what} did not finish within {timeout:.0f} s")
+        raise TimeoutError(f"{what} did not finish within {timeout:g} s")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
 
 
-def _from_cache(repo_id: str, revision: str | None, cache_dir: str | None) -> Path:
+def _cached_snapshot(repo_id: str, revision: str, cache: Path) -> Path | None:
+    """The cached snapshot folder holding both files for `revision` (branch, tag or commit), found without network."""
     paths = [
-        hf_hub_download(repo_id, name, revision=revision, cache_dir=cache_dir, local_files_only=True)
+        try_to_load_from_cache(repo_id, name, cache_dir=cache, revision=revision)
+        for name in (CONFIG_FILE, WEIGHTS_FILE)
+    ]
+    if not all(isinstance(path, str) for path in paths):
+        return None
+    folders = {Path(str(path)).parent for path in paths}
+    return folders.pop() if len(folders) == 1 else None
+
+
+def _check_hub_answers(repo_id: str, revision: str, endpoint: str | None, timeout: float) -> None:
+    """One HEAD request for config.json, never retried: a dead network, a wrong id or a refusal shows up here within
+    seconds, instead of after huggingface_hub's retries with back-off."""
+    url = hf_hub_url(repo_id, CONFIG_FILE, revision=revision, endpoint=endpoint)
+    metadata = get_hf_file_metadata(url, timeout=timeout, endpoint=endpoint)
+    if metadata.commit_hash is None or metadata.etag is None:
+        raise FileMetadataError(f"{url} answered without the X-Repo-Commit and ETag headers of a Hub")
+
+
+def _download(repo_id: str, revision: str, cache_dir: Path, endpoint: str | None, timeout: float) -> Path:
+    paths = [
+        hf_hub_download(
+            repo_id,
+            name,
+            revision=revision,
+            cache_dir=cache_dir,
+            endpoint=endpoint,
+            etag_timeout=min(_FIRST_ANSWER_TIMEOUT, timeout),
+        )
         for name in (CONFIG_FILE, WEIGHTS_FILE)
     ]
     return Path(paths[0]).parent
 
 
-def _translate_hub_error(error: BaseException, source: ModelSource) -> ModelLoadError | None:
-    """Map a huggingface_hub/httpx error to ours; None for errors where the cache may still help."""
-    name = str(source)
+def _summary(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def _diagnose(error: BaseException, source: ModelSource, *, phase: str, waited: float, endpoint: str) -> _Failure:
+    """Turn what huggingface_hub, httpx2 or the disk raised into what happened and what to do about it."""
+    repo_id = source.repo_id
+    hub = f"the Hub ({endpoint})"
+    local = f"set NSFW_MODEL to a local folder holding {CONFIG_FILE} and {WEIGHTS_FILE}"
+    network = f"Check the network and any proxy (HTTPS_PROXY) or HF_ENDPOINT setting, or {local}."
+    if isinstance(error, LocalEntryNotFoundError) and error.__cause__ is not None:
+        error = error.__cause__  # huggingface_hub's "and nothing is cached" wraps what really went wrong
     if isinstance(error, HubRevisionNotFoundError):
-        return RevisionNotFoundError(
-            f"Could not load {source.repo_id}: revision {source.revision!r} does not exist in that repository. "
-            "Use a branch, tag or commit hash listed on its Hub page, or drop the '@revision' part."
+        return _Failure(
+            RevisionNotFoundError,
+            f"revision {source.revision!r} does not exist in {repo_id} on {hub}",
+            "Use a branch, tag or commit hash listed on the model's Hub page, or drop the '@revision' part of "
+            "NSFW_MODEL.",
+            cache_may_serve=False,
         )
-    if isinstance(error, GatedRepoError):
-        return ModelAccessError(
-            f"Could not download {name}: the repository is gated. Accept its licence on "
-            f"https://huggingface.co/{source.repo_id} and set HF_TOKEN to a token of that account."
+    if isinstance(error, RemoteEntryNotFoundError):
+        missing = WEIGHTS_FILE if str(error.response.url).endswith(WEIGHTS_FILE) else CONFIG_FILE
+        return _Failure(
+            CorruptWeightsError if missing == WEIGHTS_FILE else IncompatibleModelError,
+            f"{repo_id} has no {missing} at revision {source.revision or 'main'}",
+            f"This app loads timm models published with {CONFIG_FILE} and {WEIGHTS_FILE} (safetensors only, "
+            "nothing is unpickled); use a repository or revision that has both.",
+            cache_may_serve=False,
         )
-    if isinstance(error, RepositoryNotFoundError):
-        if error.response is not None and error.response.status_code in (401, 403):
-            return ModelAccessError(
-                f"Could not download {name}: the Hub refused access ({error.response.status_code}). The repository "
-                "is private or gated: accept its licence on its Hub page and set HF_TOKEN to a token with access."
+    if isinstance(error, HfHubHTTPError):
+        status = error.response.status_code if error.response is not None else "no status"
+        if isinstance(error, GatedRepoError) or status in (401, 403):
+            return _Failure(
+                ModelAccessError,
+                f"{hub} refused access ({status}): the repository is gated or private, or does not exist",
+                f"If it is gated, accept its licence on https://huggingface.co/{repo_id} while signed in; then set "
+                "HF_TOKEN to an access token of an account that may read it. Check NSFW_MODEL for typos too.",
             )
-        return ModelNotFoundError(
-            f"Could not download {name}: no such repository on the Hub. Check NSFW_MODEL for typos; if the "
-            "repository is private, set HF_TOKEN."
-        )
-    if isinstance(error, HfHubHTTPError) and error.response is not None:
-        status = error.response.status_code
-        if status in (401, 403):
-            return ModelAccessError(
-                f"Could not download {name}: the Hub refused access ({status}). The repository is private or "
-                "gated: accept its licence on its Hub page and set HF_TOKEN to a token with access."
+        if isinstance(error, RepositoryNotFoundError):
+            return _Failure(
+                ModelNotFoundError,
+                f"{hub} has no repository {repo_id}",
+                "Check NSFW_MODEL for typos; if the repository is private, set HF_TOKEN to a token with access.",
             )
-        if isinstance(error, EntryNotFoundError):
-            return CorruptWeightsError(
-                f"Could not load {name}: the repository has no {WEIGHTS_FILE} or {CONFIG_FILE}. Only safetensors "
-                "weights are loaded; use a repository or revision that has both files."
-            )
-        return None  # 5xx and the like: the cache may serve
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return DiskFullError(
-            f"Could not download {name}: no space left on the disk holding {_cache_hint()}. Free some space "
-            "or point HF_HOME to a disk with room."
+        return _Failure(HubServerError, f"{hub} answered with an error ({status})", f"Try again later, or {local}.")
+    if isinstance(error, FileMetadataError):
+        return _Failure(
+            HubServerError,
+            f"{endpoint} did not answer like a Hugging Face Hub (no X-Repo-Commit or ETag header)",
+            "Check HF_ENDPOINT, and any proxy or captive portal between this machine and the Hub, or " + local + ".",
         )
-    return None
-
-
-def _failure_for(error: BaseException, source: ModelSource, timeout: float) -> ModelLoadError:
-    """The error to raise when the Hub failed and the cache had nothing."""
-    name = str(source)
-    remedy = (
-        "Check the network (and HF_ENDPOINT / proxy settings), or set NSFW_MODEL to a local folder holding "
-        f"{CONFIG_FILE} and {WEIGHTS_FILE}."
-    )
-    if isinstance(error, (TimeoutError, httpx.TimeoutException)):
-        return HubTimeoutError(
-            f"Could not download {name}: the Hugging Face Hub did not answer within {timeout:.0f} s and the model "
-            f"is not in {_cache_hint()}. {remedy}"
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return _Failure(
+            DiskFullError,
+            "there is no space left on the disk holding the Hugging Face cache",
+            "Free some space, or set HF_HOME to a folder on a disk with room for the model.",
         )
-    if isinstance(error, HfHubHTTPError) and error.response is not None:
-        return HubServerError(
-            f"Could not download {name}: the Hugging Face Hub answered with an error "
-            f"({error.response.status_code}) and the model is not in {_cache_hint()}. Try again later. {remedy}"
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return _Failure(
+            CacheNotWritableError,
+            f"the Hugging Face cache cannot be written ({error.strerror}: {error.filename})",
+            "Set HF_HOME to a folder this user may write, or pre-fetch the model into the cache (see the README).",
         )
-    if isinstance(error, OfflineModeIsEnabled) or hf_constants.is_offline_mode():
-        return HubUnreachableError(
-            f"Could not load {name}: HF_HUB_OFFLINE=1 is set and the model is not in {_cache_hint()}. Unset "
-            f"HF_HUB_OFFLINE to download it, or pre-fetch it into the cache (see the README)."
+    if isinstance(error, (TimeoutError, httpx2.TimeoutException)):
+        what = "did not answer" if phase == "contact" else "did not deliver the model"
+        return _Failure(
+            HubTimeoutError,
+            f"{hub} {what} within {waited:g} s",
+            f"Check the network and any proxy (HTTPS_PROXY) or HF_ENDPOINT setting; on a slow link raise "
+            f"NSFW_LOAD_TIMEOUT; or {local}.",
         )
-    return HubUnreachableError(
-        f"Could not download {name}: the Hugging Face Hub is unreachable ({type(error).__name__}) and the model "
-        f"is not in {_cache_hint()}. {remedy}"
-    )
+    if phase == "download" and not isinstance(error, (httpx2.ConnectError, httpx2.ProxyError)):
+        return _Failure(
+            DownloadIncompleteError,
+            f"the download from {hub} kept breaking off before the end ({_summary(error)}); nothing partial was kept",
+            network,
+        )
+    return _Failure(HubUnreachableError, f"{hub} is unreachable ({_summary(error)})", network)
 
 
 def fetch_snapshot(
@@ -205,69 +267,86 @@ def fetch_snapshot(
 ) -> tuple[Path, str | None, str | None]:
     """Make `config.json` and `model.safetensors` of a Hub model available locally, within `timeout` seconds.
 
+    A commit already in the cache is used without asking the Hub (it cannot change). Otherwise the Hub is asked
+    once, quickly, and then the files are downloaded (or confirmed current) through huggingface_hub. When that
+    fails in a way the cache can make up for (network, timeout, server error, refusal, full disk), the snapshot the
+    cache held for this revision is used instead, with a note saying why.
+
+    Args:
+        source: a Hub repository, optionally with a revision.
+        timeout: seconds after which loading gives up waiting for the Hub (the first answer is awaited at most 10 s).
+        cache_dir: the hub cache folder (default: huggingface_hub's, from `HF_HOME` / `HF_HUB_CACHE`).
+        endpoint: the Hub's address (default: huggingface_hub's, from `HF_ENDPOINT`).
+
     Returns:
-        The snapshot folder, the resolved commit hash, and a note when the Hub failed and the cache served.
+        The snapshot folder, its commit hash, and a note when the cache stood in for the Hub.
+
+    Raises:
+        ModelLoadError: one of its subclasses, naming what happened and what to do.
     """
-    assert source.repo_id is not None
-    repo_id, revision = source.repo_id, source.revision
-    started = time.monotonic()
-
-    def remaining() -> float:
-        return max(0.1, timeout - (time.monotonic() - started))
-
-    def cached_or_raise(error: BaseException) -> tuple[Path, str | None, str | None]:
-        translated = _translate_hub_error(error, source)
-        if translated is not None:
-            raise translated from None
-        try:
-            folder = _from_cache(repo_id, revision, cache_dir)
-        except (LocalEntryNotFoundError, EntryNotFoundError, OSError):
-            raise _failure_for(error, source, timeout) from None
-        reason = "HF_HUB_OFFLINE=1" if hf_constants.is_offline_mode() else f"the Hub failed: {type(error).__name__}"
-        logger.warning("Loaded %s from the local cache (%s)", source, reason)
-        return folder, folder.name, f"Loaded from the local cache ({reason})."
-
+    if source.repo_id is None:
+        raise ValueError(f"{source} is a local folder, not a Hub repository")
+    repo_id = source.repo_id
+    revision = source.revision or hf_constants.DEFAULT_REVISION
+    cache = Path(cache_dir or hf_constants.HF_HUB_CACHE).expanduser()
+    cached = _cached_snapshot(repo_id, revision, cache)
+    if cached is not None and _COMMIT_HASH.fullmatch(revision):
+        return cached, cached.name, None
     if hf_constants.is_offline_mode():
-        return cached_or_raise(OfflineModeIsEnabled("HF_HUB_OFFLINE=1"))
+        if cached is not None:
+            logger.info("HF_HUB_OFFLINE=1: loading %s from the local cache", source)
+            return cached, cached.name, "Loaded from the local cache: HF_HUB_OFFLINE=1 is set."
+        raise HubUnreachableError(
+            f"Could not load {source}: HF_HUB_OFFLINE=1 is set and the model is not in the local cache ({cache}). "
+            "Unset HF_HUB_OFFLINE to download it, or pre-fetch it into the cache on a machine with network and copy "
+            "the cache here (see the README)."
+        )
 
-    # One quick request, never retried: a dead network or a wrong id fails here in seconds, not after back-off.
-    url = hf_hub_url(repo_id, CONFIG_FILE, revision=revision, endpoint=endpoint)
+    started = time.monotonic()
+    phase, waited = "contact", min(_FIRST_ANSWER_TIMEOUT, timeout)
     try:
         _run_with_deadline(
-            lambda: get_hf_file_metadata(url, timeout=min(_METADATA_TIMEOUT, remaining())),
-            remaining(),
-            "metadata",
+            lambda: _check_hub_answers(repo_id, revision, endpoint, waited), waited, f"{source} first answer"
         )
-    except (HfHubHTTPError, httpx.HTTPError, OSError, TimeoutError) as error:
-        return cached_or_raise(error)
-
-    def download() -> Path:
-        paths = [
-            hf_hub_download(
-                repo_id,
-                name,
-                revision=revision,
-                cache_dir=cache_dir,
-                endpoint=endpoint,
-                etag_timeout=min(_METADATA_TIMEOUT, remaining()),
-            )
-            for name in (CONFIG_FILE, WEIGHTS_FILE)
-        ]
-        return Path(paths[0]).parent
-
-    try:
-        folder = _run_with_deadline(download, remaining(), "download")
-    except (HfHubHTTPError, httpx.HTTPError, OSError, TimeoutError) as error:
-        return cached_or_raise(error)
+        phase, waited = "download", timeout
+        remaining = max(0.1, timeout - (time.monotonic() - started))
+        folder = _run_with_deadline(
+            lambda: _download(repo_id, revision, cache, endpoint, remaining), remaining, f"{source} download"
+        )
+    except _FETCH_ERRORS as error:
+        logger.debug("Fetching %s failed in the %s phase", source, phase, exc_info=error)
+        failure = _diagnose(error, source, phase=phase, waited=waited, endpoint=endpoint or hf_constants.ENDPOINT)
+        if cached is None or not failure.cache_may_serve:
+            raise failure.error(source, cache) from None
+        note = f"Loaded from the local cache (commit {cached.name[:12]}) because {failure.reason}."
+        logger.warning("%s: %s", source, note)
+        return cached, cached.name, note
     return folder, folder.name, None
 
 
-def _sha256_prefix(path: Path) -> str:
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()
+
+
+def _redownload_hint(folder: Path) -> str:
+    """How to get rid of a bad file: a Hub cache snapshot must go with its blobs, or the bad blob is linked again."""
+    if folder.parent.name == "snapshots":
+        return f"Delete the cached copy ({folder.parent.parent}) so the next start downloads it again."
+    return f"Replace it with a complete copy of {WEIGHTS_FILE} as published with the model."
+
+
+def _check_cached_checksum(weights: Path, name: str) -> None:
+    """A Hub cache names each weights blob by its SHA-256: check it, so a damaged file is never loaded."""
+    blob = weights.resolve()
+    if weights.is_symlink() and _SHA256.fullmatch(blob.name) and _sha256(blob) != blob.name:
+        raise CorruptWeightsError(
+            f"Could not load {name}: the cached {WEIGHTS_FILE} ({blob}) does not match its SHA-256 checksum; the "
+            f"file is damaged. {_redownload_hint(weights.parent)}"
+        )
 
 
 def _read_config(folder: Path, name: str) -> dict[str, Any]:
@@ -317,18 +396,19 @@ def _build(folder: Path, name: str, architecture: str) -> torch.nn.Module:
             f"Could not load {name}: {weights} does not exist. Only safetensors weights are loaded (nothing is "
             "unpickled); convert the checkpoint to model.safetensors."
         )
+    _check_cached_checksum(weights, name)
     try:
         model = timm.create_model(f"local-dir:{folder}", pretrained=True)
     except safetensors.SafetensorError as error:
         raise CorruptWeightsError(
-            f"Could not load {name}: {WEIGHTS_FILE} is truncated or corrupt ({error}). Delete it (or the cache "
-            f"folder) so it is downloaded again."
+            f"Could not load {name}: {WEIGHTS_FILE} is truncated or corrupt ({error}). {_redownload_hint(folder)}"
         ) from None
-    except RuntimeError as error:
-        summary = str(error).splitlines()[0][:300]
+    except (RuntimeError, TypeError) as error:
+        # RuntimeError: tensors that do not fit the architecture; TypeError: config arguments it does not take.
+        summary = " ".join(str(error).split())[:300]
         raise IncompatibleModelError(
-            f"Could not load {name}: the weights do not fit architecture {architecture!r} named in {CONFIG_FILE} "
-            f"({summary}). Use the config.json published with these weights."
+            f"Could not load {name}: architecture {architecture!r} named in {CONFIG_FILE} cannot be built from this "
+            f"config and these weights ({summary}). Use the {CONFIG_FILE} published with these weights."
         ) from None
     return model.eval()
 
@@ -362,7 +442,7 @@ def load_model(
     architecture, labels, nsfw_index = _check_config(config, name)
     model = _build(folder, name, architecture)
     if source.is_local:
-        revision = f"local:{_sha256_prefix(folder / WEIGHTS_FILE)}"
+        revision = f"local:{_sha256(folder / WEIGHTS_FILE)[:12]}"
     data_config = timm.data.resolve_model_data_config(model)
     info = ModelInfo(
         source=name,
