@@ -1,0 +1,154 @@
+"""NSFW image detection demo: the public API handlers, build_demo() and main(); `python app.py` serves it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from model import Classifier, ConfigurationError, Settings, check_threshold, load_settings
+from ui import ModelLoader, Tab, single, status, theme
+from ui.classify import classify_upload, model_id
+from ui.errors import user_errors
+from ui.upload import upload_source
+
+__all__ = ["TABS", "build_demo", "classify", "main", "model_info"]
+
+logger = logging.getLogger("app")
+
+#: The tabs, in order. To add one, write ui/<name>.py with TITLE, ELEM_ID and build(loader) (see `ui.Tab`) and
+#: list the module here; nothing else changes.
+TABS: tuple[Tab, ...] = (single,)
+#: Requests waiting beyond this many get "queue full" at once rather than waiting minutes.
+QUEUE_SIZE = 64
+#: Gradio's upload cache: every 5 minutes, delete files older than 10 minutes (and all of it at shutdown).
+DELETE_CACHE = (300, 600)
+PAGE_TITLE = "NSFW image detection"
+
+
+def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = 0.5) -> dict[str, Any]:
+    """Classify one image as NSFW or SFW.
+
+    Args:
+        image: the image file (JPEG, PNG, WebP, GIF or BMP).
+        threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
+
+    Returns:
+        {"label", "nsfw_score", "threshold", "probabilities", "model": {"id", "revision"}, "timings_ms",
+        "image": {"width", "height", "format"}, "notes"}.
+    """
+    with user_errors("classify"):
+        threshold = check_threshold(threshold)
+        result = classify_upload(loader.wait(), upload_source(image))
+    return result.to_json(threshold)
+
+
+def model_info(loader: ModelLoader) -> dict[str, Any]:
+    """The model's state: {"status": "loading"|"ready"|"error", "id", "revision", "labels", "input_size", "error"}."""
+    info = loader.info
+    if info is None:
+        error = loader.error
+        return {
+            "status": loader.status,
+            "id": status.configured_id(loader),
+            "revision": loader.settings.model.revision,
+            "labels": [],
+            "input_size": None,
+            "error": str(error) if error is not None else None,
+        }
+    return {
+        "status": "ready",
+        "id": model_id(info),
+        "revision": info.revision,
+        "labels": list(info.labels),
+        "input_size": list(info.input_size),
+        "error": None,
+    }
+
+
+def _add_api(loader: ModelLoader) -> None:
+    """The public endpoints, on components of their own so that no tab's layout can change the API."""
+    with gr.Group(visible=False):
+        image = gr.Image(type="filepath", label="image")
+        threshold = gr.Slider(0.0, 1.0, value=0.5, label="threshold")
+        result = gr.JSON(label="result")
+        info = gr.JSON(label="model info")
+    gr.on(
+        [],
+        partial(classify, loader),
+        [image, threshold],
+        result,
+        api_name="classify",
+        preprocess=False,
+        api_description=classify.__doc__,
+    )
+    gr.on([], partial(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
+
+
+def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
+    """The whole app around `loader`: header, status panel, one `gr.Tab` per module in `tabs`, the public API.
+
+    Nothing here touches the model, so the page is served while `loader` is still loading. A tab module is any
+    object with `TITLE`, `ELEM_ID` and `build(loader)` (see `ui.Tab`); adding one is a one-line change to `TABS`.
+    Launch the result with `**theme.LAUNCH_OPTIONS` for the stylesheet and theme.
+    """
+    with gr.Blocks(title=PAGE_TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
+        gr.HTML(theme.HEADER, elem_id="header", elem_classes="flush", padding=False)
+        status.build(loader)
+        with gr.Tabs(elem_id="tabs"):
+            for tab in tabs:
+                with gr.Tab(tab.TITLE, id=tab.ELEM_ID, elem_id=tab.ELEM_ID):
+                    tab.build(loader)
+        gr.HTML(theme.FOOTER, elem_id="page-footer", elem_classes="flush", padding=False)
+        _add_api(loader)
+    return demo
+
+
+def create_loader(model: str | None = None, environ: Mapping[str, str] | None = None) -> ModelLoader:
+    """Read the settings and start loading in the background; a bad setting becomes the status panel's error."""
+    try:
+        settings = load_settings(environ, model=model)
+    except ConfigurationError as error:
+        logger.error("Invalid setting: %s", error)
+        return ModelLoader.failed(error, Settings())
+    return ModelLoader(partial(Classifier.load, settings), settings).start()
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Serve the NSFW image detection demo. GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose the address."
+    )
+    parser.add_argument("--model", help="Hub id, id@revision or local folder (default: NSFW_MODEL or the Marqo model)")
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        default=environ.get("GRADIO_SHARE", "").strip().lower() in {"1", "true", "yes"},
+        help="ask Gradio for a public share link (also GRADIO_SHARE=1)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser(os.environ).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and file URLs carry upload names: keep only sizes and timings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    loader = create_loader(args.model)
+    demo = build_demo(loader)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    demo.launch(
+        share=args.share,
+        max_file_size=loader.settings.max_file_bytes,
+        allowed_paths=[str(single.EXAMPLES_DIR)],
+        footer_links=["api"],
+        **theme.LAUNCH_OPTIONS,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""The demo's user interface: one module per tab (each with TITLE and build(loader)), plus the pieces they share."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .loader import ModelLoader
+
+__all__ = ["ModelLoader", "Tab"]
+
+
+class Tab(Protocol):
+    """What a tab module provides; `app.build_demo` opens a `gr.Tab(TITLE)` and calls `build(loader)` inside it.
+
+    `build` lays out the tab and wires its events. It must not block or touch the model: handlers call
+    `loader.wait()` when they run, so the page is up while the model loads.
+    """
+
+    TITLE: str
+    ELEM_ID: str
+
+    def build(self, loader: ModelLoader) -> None: ...

@@ -1,0 +1,126 @@
+"""One upload -> decoded, classified and timed: the work that /classify and the single-image tab share."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model import Classifier, EmptyFileError, Prediction, decode_image, verdict
+from model.loading import ModelInfo
+
+__all__ = ["Classification", "Timings", "classify_upload", "model_id"]
+
+logger = logging.getLogger(__name__)
+
+NO_IMAGE_MESSAGE = "No image was given. Upload a JPEG, PNG, WebP, GIF or BMP image."
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent on one request."""
+
+    decode_ms: float
+    inference_ms: float
+    total_ms: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "decode": round(self.decode_ms, 1),
+            "inference": round(self.inference_ms, 1),
+            "total": round(self.total_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The model's output for one upload with what the UI and the API show beside it; no threshold applied yet."""
+
+    prediction: Prediction
+    width: int
+    height: int
+    format: str
+    notes: tuple[str, ...]
+    timings: Timings
+    model_id: str
+    revision: str | None
+
+    @property
+    def nsfw_score(self) -> float:
+        return self.prediction.nsfw_score
+
+    def label(self, threshold: float) -> str:
+        """'NSFW' when the score reaches the threshold (score >= threshold), else 'SFW'."""
+        return verdict(self.prediction.nsfw_score, threshold)
+
+    def to_json(self, threshold: float) -> dict[str, Any]:
+        """The /classify response at `threshold`."""
+        return {
+            "label": self.label(threshold),
+            "nsfw_score": self.prediction.nsfw_score,
+            "threshold": threshold,
+            "probabilities": dict(self.prediction.probabilities),
+            "model": {"id": self.model_id, "revision": self.revision},
+            "timings_ms": self.timings.as_dict(),
+            "image": {"width": self.width, "height": self.height, "format": self.format},
+            "notes": list(self.notes),
+        }
+
+
+def model_id(info: ModelInfo) -> str:
+    """The Hub id, or for a local folder only its name (the server's directory layout is not shown)."""
+    return info.repo_id or Path(info.source).name
+
+
+def _size_in_bytes(source: str | bytes | os.PathLike[str]) -> int:
+    if isinstance(source, bytes | bytearray):
+        return len(source)
+    try:
+        return os.path.getsize(source)
+    except OSError:
+        return -1
+
+
+def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[str] | None) -> Classification:
+    """Decode an upload with the classifier's limits and classify it, timing each step.
+
+    Logs only sizes and timings, never the file's name or content.
+
+    Raises:
+        InvalidImageError: one of its subclasses, with the decoder's message for the user.
+    """
+    if source is None or (isinstance(source, str) and not source):
+        raise EmptyFileError(NO_IMAGE_MESSAGE)
+    started = time.perf_counter()
+    decoded = decode_image(source, classifier.limits, draft_min_side=classifier.draft_min_side)
+    decoded_at = time.perf_counter()
+    [prediction] = classifier.predict([decoded.image])
+    finished = time.perf_counter()
+    timings = Timings(
+        decode_ms=1000 * (decoded_at - started),
+        inference_ms=1000 * (finished - decoded_at),
+        total_ms=1000 * (finished - started),
+    )
+    logger.info(
+        "inference: %d bytes, %dx%d %s; decode %.1f ms, inference %.1f ms, total %.1f ms",
+        _size_in_bytes(source),
+        decoded.width,
+        decoded.height,
+        decoded.format,
+        timings.decode_ms,
+        timings.inference_ms,
+        timings.total_ms,
+    )
+    return Classification(
+        prediction=prediction,
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+        notes=decoded.notes,
+        timings=timings,
+        model_id=model_id(classifier.info),
+        revision=classifier.info.revision,
+    )

@@ -1,0 +1,202 @@
+"""The single-image tab: upload, webcam or paste -> verdict, score chart, probabilities, timings; a live threshold."""
+
+from __future__ import annotations
+
+import html
+import logging
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from model import NSFW, check_threshold
+
+from .charts import probability_bars, score_chart
+from .classify import Classification, classify_upload
+from .errors import user_message
+from .loader import ModelLoader
+from .upload import upload_source
+
+__all__ = ["ELEM_ID", "EXAMPLES", "TITLE", "build"]
+
+logger = logging.getLogger(__name__)
+
+TITLE = "Single image"
+ELEM_ID = "single-tab"
+DEFAULT_THRESHOLD = 0.5
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+#: Shown under the input, in this order; all safe for work (sources and licences in examples/ATTRIBUTION.md).
+EXAMPLES = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "drawing.png", "meme.png")
+
+# While a new image is being classified its preview is blurred (it may be NSFW); the verdict then decides.
+_MARK_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.setAttribute('data-pending', ''); }}"
+_CLEAR_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.removeAttribute('data-pending'); }}"
+
+_EMPTY_CARD = (
+    '<div class="verdict verdict-empty" data-label="">'
+    '<div class="verdict-label">No image yet</div>'
+    '<div class="verdict-detail">Drop, upload or paste an image, take a photo, or pick an example.</div></div>'
+)
+
+Views = tuple[Any, Any, Any]
+
+# The verdict card's "Show image" button is plain HTML; a click on it becomes the component's click event.
+_REVEAL_ON_CLICK = (
+    "element.addEventListener('click', (event) => {"
+    " if (event.target.closest('[data-action=reveal]')) { trigger('click'); } });"
+)
+
+
+def verdict_card(result: Classification, threshold: float, revealed: bool) -> str:
+    """The big colour-coded verdict; `data-blur` tells the stylesheet to blur the preview."""
+    label = result.label(threshold)
+    is_nsfw = label == NSFW
+    relation = "≥" if is_nsfw else "<"
+    meaning = "Not safe for work" if is_nsfw else "Safe for work"
+    blur = "1" if is_nsfw and not revealed else "0"
+    control = ""
+    if is_nsfw:
+        text, pressed = ("Hide image", "true") if revealed else ("Show image", "false")
+        control = f'<button type="button" class="reveal" data-action="reveal" aria-pressed="{pressed}">{text}</button>'
+    return (
+        f'<div class="verdict verdict-{label.lower()}" data-label="{label}" data-blur="{blur}" role="status">'
+        f'<div class="verdict-main"><div class="verdict-label">{label}</div>{control}</div>'
+        f'<div class="verdict-detail">{meaning} · score {result.nsfw_score:.3f} {relation} threshold '
+        f"{threshold:.2f}</div></div>"
+    )
+
+
+def error_card(message: str) -> str:
+    return (
+        '<div class="verdict verdict-error" data-label="error" role="alert">'
+        '<div class="verdict-label">Could not classify</div>'
+        f'<div class="verdict-detail">{html.escape(message)}</div></div>'
+    )
+
+
+def analysis_html(result: Classification, nsfw_label: str) -> str:
+    """Score chart, probabilities, image facts and timings (independent of the reveal state)."""
+    timings = result.timings
+    notes = "".join(f'<li class="note">{html.escape(note)}</li>' for note in result.notes)
+    return (
+        '<div class="analysis">'
+        "<h3>Probabilities</h3>"
+        f"{probability_bars(result.prediction.probabilities, nsfw_label)}"
+        '<dl class="facts">'
+        f"<div><dt>Image</dt><dd>{result.width} × {result.height} {html.escape(result.format)}</dd></div>"
+        f'<div><dt>Decode</dt><dd data-timing="decode">{timings.decode_ms:.0f} ms</dd></div>'
+        f'<div><dt>Inference</dt><dd data-timing="inference">{timings.inference_ms:.0f} ms</dd></div>'
+        f'<div><dt>Total</dt><dd data-timing="total">{timings.total_ms:.0f} ms</dd></div>'
+        "</dl>"
+        f"{f'<ul class=notes>{notes}</ul>' if notes else ''}"
+        "</div>"
+    )
+
+
+def render(result: Classification | None, threshold: float, revealed: bool, nsfw_label: str = NSFW) -> Views:
+    """Updates for (verdict, chart + analysis, API response) from stored scores: no model call."""
+    if result is None:
+        return _EMPTY_CARD, gr.HTML("", visible=False), None
+    analysis = score_chart(result.nsfw_score, threshold) + analysis_html(result, nsfw_label)
+    return verdict_card(result, threshold, revealed), gr.HTML(analysis, visible=True), result.to_json(threshold)
+
+
+def _nsfw_label(loader: ModelLoader) -> str:
+    return loader.info.nsfw_label if loader.info is not None else NSFW
+
+
+def show(loader: ModelLoader, image: dict[str, Any] | None, threshold: float) -> tuple[Any, ...]:
+    """A new image arrived (upload, webcam, paste, example) or was cleared: classify it once and store the scores."""
+    if image is None:
+        return (None, False, *render(None, threshold, False))
+    try:
+        result = classify_upload(loader.wait(), upload_source(image))
+    except Exception as error:  # every failure is shown in the verdict card; user_message logs unexpected ones
+        message = user_message(error, "single-image classification")
+        return None, False, error_card(message), gr.HTML("", visible=False), None
+    return (result, False, *render(result, threshold, False, _nsfw_label(loader)))
+
+
+def rethreshold(loader: ModelLoader, result: Classification | None, threshold: float, revealed: bool) -> Views:
+    """The slider moved: re-evaluate the stored scores at the new threshold (the model does not run)."""
+    return render(result, check_threshold(threshold), revealed, _nsfw_label(loader))
+
+
+def toggle_reveal(
+    loader: ModelLoader, result: Classification | None, threshold: float, revealed: bool
+) -> tuple[Any, ...]:
+    """Show or hide the blurred preview of an image classified NSFW."""
+    revealed = not revealed and result is not None
+    return (revealed, *render(result, threshold, revealed, _nsfw_label(loader)))
+
+
+def build(loader: ModelLoader) -> None:
+    """Lay out the tab (input and examples left, results right; one column on a phone), then wire its events."""
+    result = gr.State(None)
+    revealed = gr.State(False)
+    with gr.Row(equal_height=False, elem_classes="single-layout"):
+        with gr.Column(scale=5, min_width=300, elem_classes="input-column"):
+            image = gr.Image(
+                type="filepath",
+                label="Image",
+                show_label=False,
+                sources=["upload", "webcam", "clipboard"],
+                elem_id="input-image",
+                height=400,
+                buttons=[],
+                placeholder="Drop an image here, click to upload, or paste one (Ctrl+V); the camera takes a photo.",
+            )
+            gr.Examples(
+                examples=[str(EXAMPLES_DIR / name) for name in EXAMPLES if (EXAMPLES_DIR / name).is_file()],
+                inputs=[image],
+                label="Examples: click one to classify it",
+                examples_per_page=len(EXAMPLES),
+                cache_examples=False,
+                elem_id="examples",
+            )
+        with gr.Column(scale=6, min_width=300, elem_classes="result-column"):
+            verdict = gr.HTML(
+                _EMPTY_CARD, elem_id="verdict", elem_classes="flush", padding=False, js_on_load=_REVEAL_ON_CLICK
+            )
+            threshold = gr.Slider(
+                0.0,
+                1.0,
+                value=DEFAULT_THRESHOLD,
+                step=0.01,
+                label="Threshold",
+                info="NSFW when the score is at or above it. Moving it does not re-run the model.",
+                elem_id="threshold",
+            )
+            analysis = gr.HTML("", visible=False, elem_id="analysis", elem_classes="flush", padding=False)
+            with gr.Accordion("API response (/classify)", open=False, elem_id="api-response"):
+                response = gr.JSON(show_label=False)
+
+    views = [verdict, analysis, response]
+    # Clicking an example sets the image, which fires .change like any other source: one path, one model call.
+    image.change(fn=None, js=_MARK_PENDING)
+    image.change(
+        partial(show, loader),
+        [image, threshold],
+        [result, revealed, *views],
+        api_visibility="private",
+        preprocess=False,  # the file goes to our decoder untouched (see ui.upload)
+        show_progress="minimal",
+        show_progress_on=[verdict],
+    ).then(fn=None, js=_CLEAR_PENDING)
+    threshold.change(
+        partial(rethreshold, loader),
+        [result, threshold, revealed],
+        views,
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )
+    verdict.click(
+        partial(toggle_reveal, loader),
+        [result, threshold, revealed],
+        [revealed, *views],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )

@@ -1,0 +1,84 @@
+"""The status panel: loading / ready (model id, revision, labels, input size, load time, device) / error."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import gradio as gr
+
+from .loader import ModelLoader
+
+__all__ = ["build", "configured_id", "status_html"]
+
+#: Seconds between refreshes of the panel while the model loads (the timer stops once it is ready or failed).
+POLL_SECONDS = 1.0
+
+
+def configured_id(loader: ModelLoader) -> str:
+    """The model as configured, before it is loaded: a Hub id (with @revision) or a local folder's name."""
+    source = loader.settings.model
+    if source.local_dir is not None:
+        return Path(source.local_dir).name
+    return str(source)
+
+
+def _chip(name: str, value: str, title: str | None = None) -> str:
+    tooltip = f' title="{html.escape(title)}"' if title else ""
+    return (
+        f'<span class="chip"{tooltip}><span class="chip-name">{html.escape(name)}</span>'
+        f'<span class="chip-value">{html.escape(value)}</span></span>'
+    )
+
+
+def status_html(loader: ModelLoader) -> str:
+    """The panel's HTML for the loader's current state."""
+    status = loader.status
+    if status == "loading":
+        return (
+            '<div class="status status-loading" data-status="loading" role="status">'
+            '<span class="status-dot"></span>'
+            f"<span><b>Loading the model</b> {html.escape(configured_id(loader))} "
+            f'<span class="muted">({loader.loading_seconds:.0f} s)</span>. '
+            "You can add an image now: it is classified as soon as the model is ready.</span></div>"
+        )
+    if status == "error":
+        message = html.escape(str(loader.error))
+        return (
+            '<div class="status status-error" data-status="error" role="alert">'
+            '<span class="status-dot"></span>'
+            f'<div><b>The model could not be loaded.</b> <span class="status-message">{message}</span></div></div>'
+        )
+    info = loader.info
+    assert info is not None
+    revision = info.revision or "unknown"
+    short_revision = revision[:7] if len(revision) == 40 else revision
+    model_name = info.repo_id or Path(info.source).name
+    chips = [
+        _chip("Model", model_name, info.architecture),
+        _chip("Revision", short_revision, revision),
+        _chip("Labels", " · ".join(info.labels)),
+        _chip("Input", " × ".join(str(side) for side in info.input_size[1:]) + " px"),
+        _chip("Loaded in", f"{info.load_seconds:.1f} s"),
+        _chip("Device", loader.device),
+    ]
+    note = f'<div class="status-note">{html.escape(info.note)}</div>' if info.note else ""
+    return (
+        '<div class="status status-ready" data-status="ready" role="status">'
+        '<span class="status-dot"></span><div class="status-body">'
+        f'<div class="chips"><b class="status-title">Model ready</b>{"".join(chips)}</div>{note}</div></div>'
+    )
+
+
+def build(loader: ModelLoader) -> gr.HTML:
+    """Lay out the panel; it refreshes itself while the model loads and stops polling once it is ready."""
+    panel = gr.HTML(status_html(loader), elem_id="model-status", elem_classes="flush", padding=False)
+    timer = gr.Timer(POLL_SECONDS, active=True)
+
+    def refresh() -> tuple[str, gr.Timer]:
+        return status_html(loader), gr.Timer(active=loader.status == "loading")
+
+    # No triggers and no inputs: runs when a page loads; then the timer ticks until the model is ready or failed.
+    gr.on(None, refresh, None, [panel, timer], show_progress="hidden", queue=False, api_visibility="private")
+    timer.tick(refresh, None, [panel, timer], show_progress="hidden", queue=False, api_visibility="private")
+    return panel

@@ -1,0 +1,66 @@
+"""Look and feel: the Gradio theme, the stylesheet (ui/style.css), the page header and footer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+__all__ = ["FOOTER", "HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME"]
+
+STYLESHEET = Path(__file__).with_name("style.css")
+
+#: Fonts ship with Gradio (served locally): no request leaves the page for a font.
+THEME = gr.themes.Soft(
+    primary_hue="indigo",
+    secondary_hue="indigo",
+    neutral_hue="slate",
+    radius_size="lg",
+    font=(gr.themes.LocalFont("IBM Plex Sans"), "ui-sans-serif", "system-ui", "sans-serif"),
+    font_mono=(gr.themes.LocalFont("IBM Plex Mono"), "ui-monospace", "monospace"),
+).set(
+    body_background_fill="*neutral_50",
+    body_background_fill_dark="*neutral_950",
+    block_background_fill="white",
+    block_background_fill_dark="*neutral_900",
+    block_border_width="1px",
+    block_border_color="*neutral_200",
+    block_border_color_dark="*neutral_800",
+    block_shadow="0 1px 2px 0 rgb(15 23 42 / 0.04)",
+    block_label_background_fill="transparent",
+    block_label_background_fill_dark="transparent",
+    block_label_text_color="*neutral_600",
+    block_label_text_color_dark="*neutral_300",
+    block_title_background_fill="transparent",
+    block_title_background_fill_dark="transparent",
+    block_title_text_color="*neutral_700",
+    block_title_text_color_dark="*neutral_200",
+    input_background_fill="*neutral_50",
+)
+
+HEADER = """
+<header class="app-header">
+  <div class="app-mark" aria-hidden="true">
+    <svg viewBox="0 0 24 24" width="26" height="26" fill="none" stroke="currentColor" stroke-width="2"
+      stroke-linecap="round" stroke-linejoin="round"><path d="M12 3l8 3v6c0 4.5-3.4 8.3-8 9-4.6-.7-8-4.5-8-9V6z"/>
+      <path d="M9 12l2 2 4-4"/></svg>
+  </div>
+  <div>
+    <h1>NSFW image detection</h1>
+    <p>Is this picture safe for work? Drop, paste or snap an image: <a
+      href="https://huggingface.co/Marqo/nsfw-image-detection-384" target="_blank" rel="noopener"
+      >Marqo/nsfw-image-detection-384</a> scores it, you choose the threshold.</p>
+  </div>
+</header>
+"""
+
+FOOTER = """
+<footer class="app-footer">
+  <span>Images are classified in memory and not kept: the upload cache is cleared every few minutes.</span>
+  <span>API: <code>/classify</code> and <code>/model_info</code>, see “Use via API” below.</span>
+</footer>
+"""
+
+#: Keyword arguments for `Blocks.launch()` (Gradio 6 takes theme and stylesheet there, not in `gr.Blocks`).
+LAUNCH_OPTIONS: dict[str, Any] = {"theme": THEME, "css_paths": [STYLESHEET]}
