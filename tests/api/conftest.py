@@ -1,0 +1,24 @@
+"""One app per session, launched as `python app.py` with the stand-in in a Hugging Face cache (HF_HUB_OFFLINE=1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from tests.support.app_process import RunningApp, launch_app
+
+
+@pytest.fixture(scope="session")
+def app(hf_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app serving Marqo/nsfw-image-detection-384 from the cache, as an air-gapped deployment would."""
+    with launch_app({"HF_HOME": str(hf_home)}, tmp_path_factory.mktemp("api-app") / "app.log") as running:
+        running.wait_for_status("ready", "error")
+        yield running
+
+
+@pytest.fixture(scope="session")
+def client(app: RunningApp) -> Client:
+    return Client(app.url, verbose=False, download_files=False)
