@@ -1,0 +1,109 @@
+"""HTML for the review band: the allow / review / block decision card, the score on the band, and scores over time."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from model.thresholds import Decision
+
+__all__ = ["DECISION_TEXT", "band_chart", "decision_card", "score_series"]
+
+#: What each decision means, for the card under its name.
+DECISION_TEXT: dict[str, str] = {
+    "allow": "Allowed: below the allow threshold",
+    "review": "Needs human review: between the thresholds",
+    "block": "Blocked: at or above the block threshold",
+}
+_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# The score-over-time plot's drawing area, in SVG user units.
+_PLOT_WIDTH, _PLOT_HEIGHT, _PAD = 600.0, 160.0, 28.0
+
+
+def _percent(value: float) -> str:
+    return f"{100 * min(max(value, 0.0), 1.0):.2f}%"
+
+
+def decision_card(decision: Decision, nsfw_score: float, allow_below: float, block_above: float, blur: bool) -> str:
+    """The big colour-coded decision; `data-blur` tells the stylesheet to blur the input preview."""
+    band = (
+        f"threshold {block_above:.2f}" if allow_below == block_above else f"band {allow_below:.2f} – {block_above:.2f}"
+    )
+    note = '<div class="verdict-note">The preview is blurred. Use “Show image” to reveal it.</div>' if blur else ""
+    return (
+        f'<div class="verdict decision-{decision}" data-decision="{decision}" data-blur="{int(blur)}" role="status">'
+        f'<div class="verdict-label">{decision.upper()}</div>'
+        f'<div class="verdict-detail">{DECISION_TEXT[decision]} · score {nsfw_score:.3f} · {band}</div>{note}</div>'
+    )
+
+
+def band_chart(nsfw_score: float, allow_below: float, block_above: float, decision: Decision) -> str:
+    """A 0..1 scale split into allow, review and block zones, with a marker at the score."""
+    ticks = "".join(f'<span style="left:{_percent(tick)}">{tick:g}</span>' for tick in _TICKS)
+    summary = f"NSFW score {nsfw_score:.3f}: {decision} (allow below {allow_below:.2f}, block from {block_above:.2f})"
+    review_width = max(block_above - allow_below, 0.0)
+    return (
+        f'<figure class="score-chart band-chart decision-{decision}" role="img" aria-label="{summary}">'
+        '<div class="score-chart-head"><span>NSFW score on the review band</span>'
+        f'<span class="score-chart-value"><b>{nsfw_score:.3f}</b> → {decision}</span></div>'
+        '<div class="score-track">'
+        f'<div class="zone zone-allow" style="left:0;width:{_percent(allow_below)}"></div>'
+        f'<div class="zone zone-review" style="left:{_percent(allow_below)};width:{_percent(review_width)}"></div>'
+        f'<div class="zone zone-block" style="left:{_percent(block_above)};right:0"></div>'
+        f'<div class="threshold-mark" style="left:{_percent(allow_below)}" title="allow below {allow_below:.2f}"></div>'
+        f'<div class="threshold-mark" style="left:{_percent(block_above)}" title="block from {block_above:.2f}"></div>'
+        f'<div class="score-dot" style="left:{_percent(nsfw_score)}" title="score {nsfw_score:.3f}"></div>'
+        "</div>"
+        f'<div class="score-axis">{ticks}</div>'
+        '<div class="score-legend band-legend"><span class="legend-allow">allow</span>'
+        '<span class="legend-review">review</span><span class="legend-block">block</span></div>'
+        "</figure>"
+    )
+
+
+def score_series(
+    points: Sequence[tuple[float, float]], allow_below: float, block_above: float, *, title: str, x_label: str
+) -> str:
+    """An SVG line of scores (x, score) over the band's zones: frames of an animation, or webcam frames over time."""
+    if not points:
+        return ""
+    xs = [x for x, _ in points]
+    low, high = min(xs), max(xs)
+    span = (high - low) or 1.0
+    width, height = _PLOT_WIDTH - 2 * _PAD, _PLOT_HEIGHT - 2 * _PAD
+
+    def x_at(x: float) -> float:
+        return _PAD + (x - low) / span * width if len(points) > 1 else _PAD + width / 2
+
+    def y_at(score: float) -> float:
+        return _PAD + (1.0 - min(max(score, 0.0), 1.0)) * height
+
+    zones = (
+        ("zone-allow", 0.0, allow_below),
+        ("zone-review", allow_below, block_above),
+        ("zone-block", block_above, 1.0),
+    )
+    rects = "".join(
+        f'<rect class="{name}" x="{_PAD}" y="{y_at(top):.1f}" width="{width}" height="{y_at(bottom) - y_at(top):.1f}"/>'
+        for name, bottom, top in zones
+        if top > bottom
+    )
+    line = " ".join(f"{x_at(x):.1f},{y_at(score):.1f}" for x, score in points)
+    dots = "".join(
+        f'<circle cx="{x_at(x):.1f}" cy="{y_at(score):.1f}" r="3.5"><title>{x:g}: {score:.3f}</title></circle>'
+        for x, score in points
+    )
+    labels = (
+        f'<text x="{_PAD - 6}" y="{y_at(1.0) + 4:.1f}" text-anchor="end">1</text>'
+        f'<text x="{_PAD - 6}" y="{y_at(0.0) + 4:.1f}" text-anchor="end">0</text>'
+        f'<text x="{_PAD}" y="{_PLOT_HEIGHT - 6}">{low:g}</text>'
+        f'<text x="{_PAD + width}" y="{_PLOT_HEIGHT - 6}" text-anchor="end">{high:g}</text>'
+        f'<text x="{_PAD + width / 2}" y="{_PLOT_HEIGHT - 6}" text-anchor="middle">{html.escape(x_label)}</text>'
+    )
+    top = max(points, key=lambda point: point[1])
+    return (
+        f'<figure class="score-series"><figcaption>{html.escape(title)} · max {top[1]:.3f} at {top[0]:g}</figcaption>'
+        f'<svg viewBox="0 0 {_PLOT_WIDTH:g} {_PLOT_HEIGHT:g}" role="img" '
+        f'aria-label="{html.escape(title)}: {len(points)} scores, highest {top[1]:.3f}">'
+        f'{rects}<polyline points="{line}"/>{dots}{labels}</svg></figure>'
+    )
