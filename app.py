@@ -12,9 +12,10 @@ from typing import Any
 import gradio as gr
 
 from model import Classifier, ConfigurationError, Settings, check_threshold, load_settings
-from ui import ModelLoader, Tab, single, status, theme
+from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
+from ui.mcp import bind
 from ui.upload import upload_source
 
 __all__ = ["TABS", "build_demo", "classify", "main", "model_info"]
@@ -23,7 +24,7 @@ logger = logging.getLogger("app")
 
 #: The tabs, in order. To add one, write ui/<name>.py with TITLE, ELEM_ID and build(loader) (see `ui.Tab`) and
 #: list the module here; nothing else changes.
-TABS: tuple[Tab, ...] = (single,)
+TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
 #: Requests waiting beyond this many get "queue full" at once rather than waiting minutes.
 QUEUE_SIZE = 64
 #: Gradio's upload cache: every 5 minutes, delete files older than 10 minutes (and all of it at shutdown).
@@ -80,14 +81,17 @@ def _add_api(loader: ModelLoader) -> None:
         info = gr.JSON(label="model info")
     gr.on(
         [],
-        partial(classify, loader),
+        bind(classify, loader),
         [image, threshold],
         result,
         api_name="classify",
         preprocess=False,
         api_description=classify.__doc__,
     )
-    gr.on([], partial(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
+    gr.on([], bind(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
+    moderate.add_api(loader)
+    batch.add_api(loader)
+    evaluate.add_api(loader)
 
 
 def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
@@ -143,9 +147,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     demo.launch(
         share=args.share,
-        max_file_size=loader.settings.max_file_bytes,
+        # Zips for the Batch and Evaluate tabs may be larger than one image; each image is still held to its limit.
+        max_file_size=max(loader.settings.max_file_bytes, loader.settings.zip_max_total_bytes),
         allowed_paths=[str(single.EXAMPLES_DIR)],
         footer_links=["api"],
+        mcp_server=True,  # agents call /classify, /moderate, ... as MCP tools (gradio[mcp])
         **theme.LAUNCH_OPTIONS,
     )
 

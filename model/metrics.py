@@ -104,10 +104,15 @@ class Curves:
 
 @dataclass(frozen=True)
 class ThresholdChoice:
-    """A recommended threshold, what it achieves on this set, and whether it meets its goal."""
+    """A recommended threshold, what it achieves on this set, and whether it meets its goal.
+
+    `threshold` is a score from the set (scikit-learn's convention); every threshold above `lower` (the next lower
+    distinct score, or 0) and up to `threshold` gives the same predictions, so a rounder value in that range works.
+    """
 
     goal: str
     threshold: float
+    lower: float
     precision: float
     recall: float
     f1: float
@@ -115,10 +120,19 @@ class ThresholdChoice:
     reached: bool
     precision_at_prevalence: float | None = None
 
+    def rounded(self, decimals: int = 3) -> float:
+        """The roundest threshold (down to `decimals`) that gives the same predictions as `threshold`."""
+        for places in range(decimals + 1):
+            candidate = math.floor(self.threshold * 10**places) / 10**places
+            if self.lower < candidate <= self.threshold:
+                return candidate
+        return self.threshold
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "goal": self.goal,
             "threshold": self.threshold,
+            "same_predictions_above": self.lower,
             "reached": self.reached,
             "precision": self.precision,
             "recall": self.recall,
@@ -270,6 +284,7 @@ def _choice(curves: Curves, index: int, goal: str, reached: bool, prevalence: fl
     return ThresholdChoice(
         goal=goal,
         threshold=float(curves.thresholds[index]),
+        lower=float(curves.thresholds[index - 1]) if index > 0 else 0.0,
         precision=float(curves.precision[index]),
         recall=float(curves.recall[index]),
         f1=float(curves.f1[index]),

@@ -237,3 +237,16 @@ def test_an_evaluation_report_has_the_api_keys_and_is_strict_json() -> None:
     assert summary["roc_auc"] == str(evaluation.roc_auc)
     assert summary["recommended.f1_max.threshold"] == str(evaluation.recommended["f1_max"].threshold)
     assert summary["model"] == MODEL.id and summary["revision"] == MODEL.revision
+
+
+def test_a_recommended_threshold_rounds_without_changing_any_prediction() -> None:
+    labels, scores = labelled_scores(300, seed=9)
+    for choice in evaluate(labels, scores, 0.5, prevalence=0.05).recommended.values():
+        rounded = choice.rounded()
+        assert choice.lower < rounded <= choice.threshold
+        np.testing.assert_array_equal(scores >= rounded, scores >= choice.threshold)
+        three_decimals = np.floor(choice.threshold * 1000) / 1000
+        if three_decimals > choice.lower:  # a round value fits between the neighbouring scores: it is used
+            assert rounded == round(rounded, 3)
+        else:
+            assert rounded == choice.threshold

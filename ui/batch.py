@@ -1,0 +1,302 @@
+"""The Batch tab: many images or zip archives -> a table, a blurred gallery, counts and CSV/JSON; a live threshold."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from model import NSFW, check_threshold, verdict
+from model.archives import ArchiveLimits
+from model.batch import FileResult
+from model.reports import ModelRecord, batch_csv, batch_report, batch_summary
+from model.screening import classify_uploads
+
+from .errors import user_errors, user_message
+from .loader import ModelLoader
+from .results import blurred, model_record, write_report
+
+__all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "build", "classify_batch"]
+
+logger = logging.getLogger(__name__)
+
+TITLE = "Batch"
+ELEM_ID = "batch-tab"
+DEFAULT_THRESHOLD = 0.5
+#: The gallery shows previews of the first this many images (the table and downloads list every file).
+PREVIEW_LIMIT = 48
+HEADERS = ["File", "NSFW score", "Verdict", "Note"]
+
+_CSS = """
+.batch-summary { display: flex; flex-wrap: wrap; gap: 10px; align-items: stretch; }
+.batch-summary .count { min-width: 92px; padding: 10px 14px; border-radius: 12px;
+  border: 1px solid var(--border-color-primary); background: var(--block-background-fill); }
+.batch-summary .count b { display: block; font-size: 1.6rem; line-height: 1.1; font-variant-numeric: tabular-nums; }
+.batch-summary .count span { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+.batch-summary .count.nsfw { border-color: var(--nsfw); background: var(--nsfw-soft); }
+.batch-summary .count.nsfw b { color: var(--nsfw-strong); }
+.batch-summary .count.sfw { border-color: var(--sfw); background: var(--sfw-soft); }
+.batch-summary .count.sfw b { color: var(--sfw-strong); }
+.batch-summary .count.skipped b { color: var(--warn); }
+.batch-summary .meta { flex: 1 1 220px; align-self: center; font-size: 0.85rem; color: var(--body-text-color-subdued); }
+.batch-summary .meta code { font-size: 0.8rem; }
+.batch-empty, .batch-error { padding: 14px 16px; border-radius: 12px; border: 1px dashed var(--border-color-primary);
+  color: var(--body-text-color-subdued); }
+.batch-error { border: 1px solid var(--nsfw); background: var(--nsfw-soft); color: var(--body-text-color); }
+"""
+
+_EMPTY = (
+    '<div class="batch-empty" data-state="empty">Add images or .zip archives and press <b>Classify all</b>: '
+    "every file gets a row, unreadable ones with the reason.</div>"
+)
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """One classified upload, kept in the session so the threshold can re-label it without running the model."""
+
+    results: list[FileResult]
+    model: ModelRecord
+    seconds: float
+    ignored: int = 0
+    previews: dict[str, Image.Image] = field(default_factory=dict)
+
+
+def _names(files: Sequence[str]) -> list[str]:
+    # Gradio keeps an upload's own name as the last part of its cache path.
+    return [Path(file).name for file in files]
+
+
+def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress | None = None) -> BatchRun:
+    """Classify every uploaded file (zips opened as archives) once; the scores are kept, the threshold applied later."""
+    if not files:
+        raise gr.Error("No files were given. Add images or .zip archives first.", title="Nothing to classify")
+    classifier = loader.wait()
+    started = time.perf_counter()
+    if progress is not None:
+        progress(0, desc="Opening the upload")
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress((done, total), desc="Classifying", unit="images")
+
+    batch = classify_uploads(
+        classifier,
+        list(files),
+        ArchiveLimits.from_settings(classifier.settings),
+        names=_names(files),
+        progress=report,
+        previews=PREVIEW_LIMIT,
+    )
+    seconds = time.perf_counter() - started
+    logger.info("Batch: %d files in %.1f s", len(batch.results), seconds)
+    return BatchRun(batch.results, model_record(loader), seconds, batch.ignored, batch.previews)
+
+
+def _summary_html(batch: BatchRun, threshold: float) -> str:
+    counts = batch_summary(batch.results, threshold)
+    ignored = f" · {batch.ignored} system file(s) ignored" if batch.ignored else ""
+    revision = f"@{batch.model.revision[:12]}" if batch.model.revision else ""
+    return (
+        f'<div class="batch-summary" data-state="done" data-nsfw="{counts["nsfw"]}" data-sfw="{counts["sfw"]}" '
+        f'data-skipped="{counts["skipped"]}">'
+        f'<div class="count nsfw"><b>{counts["nsfw"]}</b><span>NSFW</span></div>'
+        f'<div class="count sfw"><b>{counts["sfw"]}</b><span>SFW</span></div>'
+        f'<div class="count skipped"><b>{counts["skipped"]}</b><span>skipped</span></div>'
+        f'<div class="meta">{counts["files"]} file(s) at threshold <b>{threshold:.2f}</b> in {batch.seconds:.1f} s'
+        f"{ignored}<br>Model <code>{html.escape(batch.model.id)}{html.escape(revision)}</code></div></div>"
+    )
+
+
+def _rows(batch: BatchRun, threshold: float) -> list[list[str]]:
+    """Table rows. The table's "str" cells are shown as text, so a file named `<img ...>` is shown, never run
+    (tests/browser check this); escaping here would show `&lt;` instead."""
+    rows = []
+    for result in batch.results:
+        if result.prediction is None:
+            rows.append([result.file, "", "skipped", result.error or ""])
+        else:
+            score = result.prediction.nsfw_score
+            rows.append([result.file, f"{score:.4f}", verdict(score, threshold), " ".join(result.notes)])
+    return rows
+
+
+def _gallery(batch: BatchRun, threshold: float) -> list[tuple[Image.Image, str]]:
+    scores = {result.file: result.prediction.nsfw_score for result in batch.results if result.prediction is not None}
+    items = []
+    for name, image in batch.previews.items():
+        score = scores.get(name)
+        if score is None:
+            continue
+        label = verdict(score, threshold)
+        shown = blurred(image) if label == NSFW else image
+        items.append((shown, f"{label} {score:.2f} · {name}"))
+    return items
+
+
+def _downloads(batch: BatchRun, threshold: float) -> tuple[str, str]:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    report = batch_report(batch.results, threshold, batch.model)
+    return (
+        write_report(f"nsfw-batch-{stamp}.csv", batch_csv(batch.results, threshold, batch.model)),
+        write_report(f"nsfw-batch-{stamp}.json", json.dumps(report, indent=2, allow_nan=False)),
+    )
+
+
+def render(batch: BatchRun | None, threshold: float) -> tuple[Any, ...]:
+    """(summary, table, gallery, CSV download, JSON download) at `threshold`, from stored scores only."""
+    if batch is None:
+        return (
+            _EMPTY,
+            gr.Dataframe(value=None, visible=False),
+            gr.Gallery(value=None, visible=False),
+            gr.DownloadButton(value=None, visible=False),
+            gr.DownloadButton(value=None, visible=False),
+        )
+    csv_path, json_path = _downloads(batch, threshold)
+    gallery = _gallery(batch, threshold)
+    return (
+        _summary_html(batch, threshold),
+        gr.Dataframe(value=_rows(batch, threshold), headers=HEADERS, visible=True),
+        gr.Gallery(value=gallery, visible=bool(gallery)),
+        gr.DownloadButton(value=csv_path, visible=True),
+        gr.DownloadButton(value=json_path, visible=True),
+    )
+
+
+def classify(
+    loader: ModelLoader,
+    files: Sequence[str] | None,
+    threshold: float,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008  (Gradio injects a tracker here)
+) -> tuple[Any, ...]:
+    """Classify button: run the model on every file once, keep the scores, render at the threshold."""
+    try:
+        threshold = check_threshold(threshold)
+        batch = run(loader, files, progress)
+    except Exception as error:  # shown in the summary; user_message logs unexpected ones
+        message = user_message(error, "batch classification")
+        card = f'<div class="batch-error" data-state="error" role="alert">{html.escape(message)}</div>'
+        return (None, card, *render(None, DEFAULT_THRESHOLD)[1:])
+    return (batch, *render(batch, threshold))
+
+
+def rethreshold(batch: BatchRun | None, threshold: float) -> tuple[Any, ...]:
+    """The slider moved: re-label the stored scores (the model does not run)."""
+    if batch is None:
+        return tuple(gr.skip() for _ in range(5))
+    return render(batch, check_threshold(threshold))
+
+
+def build(loader: ModelLoader) -> None:
+    """Lay out the tab (upload left, results right), then wire its events."""
+    state = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=280):
+            files = gr.File(
+                file_count="multiple",
+                label="Images or .zip archives",
+                elem_id="batch-files",
+                height=220,
+            )
+            button = gr.Button("Classify all", variant="primary", elem_id="batch-run")
+            threshold = gr.Slider(
+                0.0,
+                1.0,
+                value=DEFAULT_THRESHOLD,
+                step=0.01,
+                label="Threshold",
+                info="NSFW when the score is at or above it. Moving it re-labels the same scores.",
+                elem_id="batch-threshold",
+            )
+            gr.Markdown(
+                "JPEG, PNG, WebP, GIF or BMP images, and .zip archives (folders inside are fine). "
+                "Files that cannot be read are listed with the reason; the rest are still classified.",
+                elem_classes="muted",
+            )
+        with gr.Column(scale=7, min_width=320):
+            summary = gr.HTML(_EMPTY, elem_id="batch-summary", css_template=_CSS, padding=False)
+            with gr.Row():
+                csv_download = gr.DownloadButton("Download CSV", visible=False, size="sm", elem_id="batch-csv")
+                json_download = gr.DownloadButton("Download JSON", visible=False, size="sm", elem_id="batch-json")
+            table = gr.Dataframe(
+                headers=HEADERS,
+                datatype=["str", "str", "str", "str"],
+                interactive=False,
+                visible=False,
+                max_height=420,
+                wrap=True,
+                column_widths=["38%", "14%", "12%", "36%"],
+                elem_id="batch-table",
+            )
+            gallery = gr.Gallery(
+                label="Previews (NSFW blurred)",
+                columns=5,
+                object_fit="cover",
+                visible=False,
+                elem_id="batch-gallery",
+            )
+
+    views = [summary, table, gallery, csv_download, json_download]
+    button.click(
+        partial(classify, loader),
+        [files, threshold],
+        [state, *views],
+        api_visibility="private",
+        show_progress="full",
+        show_progress_on=[summary],
+    )
+    threshold.change(
+        rethreshold,
+        [state, threshold],
+        views,
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
+
+
+def classify_batch(loader: ModelLoader, files: Sequence[str] | None, threshold: float = 0.5) -> dict[str, Any]:
+    """Classify many images at once; zip archives are opened and every image inside is classified.
+
+    Args:
+        files: image files (JPEG, PNG, WebP, GIF, BMP) and/or .zip archives.
+        threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
+
+    Returns:
+        {"results": [{"file", "label", "nsfw_score", "threshold", "probabilities", "model", "image", "notes"} or
+        {"file", "error"}], "summary": {"files", "classified", "nsfw", "sfw", "skipped", "threshold"}, "model",
+        "threshold", "created", "timings_ms": {"total"}}.
+    """
+    with user_errors("classify_batch", title="Could not classify the batch"):
+        threshold = check_threshold(threshold)
+        batch = run(loader, files)
+    report = batch_report(batch.results, threshold, batch.model)
+    report["timings_ms"] = {"total": round(1000 * batch.seconds, 1)}
+    return report
+
+
+def add_api(loader: ModelLoader) -> None:
+    """`/classify_batch` (files, threshold) on hidden components of its own; call inside the app's Blocks."""
+    with gr.Group(visible=False):
+        files = gr.File(file_count="multiple", label="files")
+        threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
+        result = gr.JSON(label="result")
+    gr.on(
+        [],
+        partial(classify_batch, loader),
+        [files, threshold],
+        result,
+        api_name="classify_batch",
+        api_description=classify_batch.__doc__,
+    )

@@ -1,0 +1,582 @@
+"""The Evaluate tab: a labelled set in -> metrics, curves and recommended thresholds, the misclassified files out."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from model import ConfigurationError, check_threshold
+from model.archives import ArchiveLimits
+from model.images import ImageLimits
+from model.metrics import (
+    DEFAULT_TARGET_PRECISION,
+    DEFAULT_TARGET_RECALL,
+    Curves,
+    Evaluation,
+    Outcome,
+    compute_curves,
+    evaluate,
+    misclassified,
+    outcomes,
+)
+from model.reports import ModelRecord, evaluation_csv, evaluation_report, metrics_csv
+from model.screening import LabelledScores, load_previews, score_labelled
+
+from . import plots
+from .errors import user_errors, user_message
+from .loader import ModelLoader
+from .results import blurred, model_record, write_report
+
+__all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
+
+logger = logging.getLogger(__name__)
+
+TITLE = "Evaluate"
+ELEM_ID = "evaluate-tab"
+DEFAULT_THRESHOLD = 0.5
+#: Previews are made for the this many most confidently wrong files; the table lists them all.
+PREVIEW_LIMIT = 24
+#: Recommendations with a "use" button, in the order shown.
+_CHOICES = ("f1_max", "target_precision", "target_recall", "target_precision_at_prevalence")
+_CHOICE_NAMES = {
+    "f1_max": "best F1",
+    "target_precision": "target precision",
+    "target_recall": "target recall",
+    "target_precision_at_prevalence": "Target precision in real traffic",
+}
+
+_CSS = """
+.eval-empty, .eval-error { padding: 14px 16px; border-radius: 12px; border: 1px dashed var(--border-color-primary);
+  color: var(--body-text-color-subdued); }
+.eval-error { border: 1px solid var(--nsfw); background: var(--nsfw-soft); color: var(--body-text-color); }
+.eval-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)); gap: 8px; }
+.eval-card { padding: 10px 12px; border-radius: 12px; border: 1px solid var(--border-color-primary);
+  background: var(--block-background-fill); }
+.eval-card b { display: block; font-size: 1.35rem; font-variant-numeric: tabular-nums; }
+.eval-card span { font-size: 0.74rem; color: var(--body-text-color-subdued); }
+.eval-card.weighted { border-color: var(--color-accent); }
+.eval-row { display: flex; flex-wrap: wrap; gap: 16px; margin-top: 12px; align-items: flex-start; }
+.eval-confusion { border-collapse: separate; border-spacing: 4px; font-variant-numeric: tabular-nums;
+  border: none; margin: 0; }
+.eval-confusion th { border: none; background: none; font-size: 0.78rem; font-weight: 600; text-align: left;
+  color: var(--body-text-color-subdued); padding: 2px 6px; }
+.eval-confusion td { min-width: 92px; padding: 8px 10px; border-radius: 10px; font-size: 1.05rem; }
+.eval-confusion td small { display: block; font-size: 0.72rem; color: var(--body-text-color-subdued); }
+.eval-confusion td.good { background: var(--sfw-soft); border: 1px solid var(--sfw); }
+.eval-confusion td.bad { background: var(--nsfw-soft); border: 1px solid var(--nsfw); }
+.eval-meta { flex: 1 1 220px; font-size: 0.85rem; color: var(--body-text-color-subdued); line-height: 1.5; }
+.eval-meta code { font-size: 0.8rem; }
+.eval-recommend { width: 100%; border-collapse: collapse; font-size: 0.88rem; font-variant-numeric: tabular-nums;
+  border: none; margin: 0; }
+.eval-recommend th, .eval-recommend td { padding: 6px 8px; border: none; background: none;
+  border-bottom: 1px solid var(--border-color-primary); text-align: right; }
+.eval-recommend th { font-size: 0.78rem; color: var(--body-text-color-subdued); }
+.eval-recommend th:first-child, .eval-recommend td:first-child { text-align: left; }
+.eval-recommend .missed { color: var(--warn); }
+"""
+
+_EMPTY = (
+    '<div class="eval-empty" data-state="empty">Upload a .zip whose images sit under folders named <b>nsfw</b> and '
+    "<b>sfw</b> (any case, at any depth), or images plus a CSV manifest with the columns <code>file,label</code>, "
+    "then press <b>Evaluate</b>.</div>"
+)
+
+
+@dataclass(frozen=True)
+class EvaluationRun:
+    """A scored labelled set, kept in the session: thresholds, targets and prevalence re-evaluate it instantly."""
+
+    scores: LabelledScores
+    curves: Curves
+    model: ModelRecord
+    seconds: float
+    paths: tuple[str, ...]
+    names: tuple[str, ...]
+    archive_limits: ArchiveLimits
+    image_limits: ImageLimits
+    previews: dict[str, Image.Image | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user chose besides the data: threshold, targets, expected prevalence (a fraction, or None)."""
+
+    threshold: float
+    target_precision: float | None
+    target_recall: float | None
+    prevalence: float | None
+
+
+def _fraction(value: float | None, name: str, *, percent: bool = False) -> float | None:
+    if value is None or value == "":
+        return None
+    number = float(value) / (100 if percent else 1)
+    if number <= 0:
+        return None
+    if number > 1 or (percent and number >= 1):
+        limit = "below 100 %" if percent else "at most 1"
+        raise ConfigurationError(f"The {name} must be {limit}, not {value}.")
+    return number
+
+
+def read_options(
+    threshold: float, target_precision: float | None, target_recall: float | None, prevalence_percent: float | None
+) -> Options:
+    return Options(
+        threshold=check_threshold(threshold),
+        target_precision=_fraction(target_precision, "target precision"),
+        target_recall=_fraction(target_recall, "target recall"),
+        prevalence=_fraction(prevalence_percent, "expected NSFW share", percent=True),
+    )
+
+
+def _names(files: Sequence[str]) -> list[str]:
+    return [Path(file).name for file in files]
+
+
+def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress | None = None) -> EvaluationRun:
+    """Score every labelled image once; metrics at any threshold are then computed from the stored scores."""
+    if not files:
+        raise gr.Error("No files were given. Upload a labelled .zip (or images and a CSV manifest) first.")
+    classifier = loader.wait()
+    started = time.perf_counter()
+    if progress is not None:
+        progress(0, desc="Opening the upload")
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress((done, total), desc="Scoring", unit="images")
+
+    limits = ArchiveLimits.from_settings(classifier.settings)
+    names = _names(files)
+    scores = score_labelled(classifier, list(files), limits, names=names, progress=report)
+    curves = compute_curves(scores.labels, scores.scores)
+    seconds = time.perf_counter() - started
+    logger.info("Evaluation: %d labelled images scored in %.1f s", len(scores.files), seconds)
+    return EvaluationRun(
+        scores=scores,
+        curves=curves,
+        model=model_record(loader),
+        seconds=seconds,
+        paths=tuple(files),
+        names=tuple(names),
+        archive_limits=limits,
+        image_limits=classifier.limits,
+    )
+
+
+def _evaluate(state: EvaluationRun, options: Options) -> Evaluation:
+    return evaluate(
+        state.scores.labels,
+        state.scores.scores,
+        options.threshold,
+        target_precision=options.target_precision,
+        target_recall=options.target_recall,
+        prevalence=options.prevalence,
+        curves=state.curves,
+    )
+
+
+def _card(name: str, value: float, title: str, extra: str = "") -> str:
+    return (
+        f'<div class="eval-card{extra}" title="{html.escape(title)}" data-metric="{name}"><b>{value:.3f}</b>'
+        f"<span>{html.escape(name.replace('_', ' '))}</span></div>"
+    )
+
+
+def metrics_html(state: EvaluationRun, evaluation: Evaluation) -> str:
+    """Metric cards, the confusion matrix (NSFW positive) and what the numbers were computed on."""
+    cards = [
+        _card("accuracy", evaluation.accuracy, "Share of images labelled correctly"),
+        _card("precision", evaluation.precision, "Of the images flagged NSFW, the share that are NSFW"),
+        _card("recall", evaluation.recall, "Of the NSFW images, the share flagged"),
+        _card("F1", evaluation.f1, "Harmonic mean of precision and recall"),
+        _card("ROC_AUC", evaluation.roc_auc, "Chance that an NSFW image scores above an SFW one (any threshold)"),
+        _card("average_precision", evaluation.average_precision, "Area under the precision-recall curve"),
+    ]
+    if evaluation.precision_at_prevalence is not None and evaluation.prevalence is not None:
+        cards.append(
+            _card(
+                f"precision_at_{evaluation.prevalence:.1%}_NSFW",
+                evaluation.precision_at_prevalence,
+                "Precision re-weighted for the expected NSFW share of real traffic: TPR·π / (TPR·π + FPR·(1−π))",
+                " weighted",
+            )
+        )
+    confusion = evaluation.confusion
+    matrix = (
+        '<table class="eval-confusion" aria-label="Confusion matrix">'
+        "<tr><th></th><th>Predicted NSFW</th><th>Predicted SFW</th></tr>"
+        f'<tr><th>Labelled NSFW</th><td class="good" data-cell="tp">{confusion.tp}<small>true positives</small></td>'
+        f'<td class="bad" data-cell="fn">{confusion.fn}<small>missed (false negatives)</small></td></tr>'
+        f'<tr><th>Labelled SFW</th><td class="bad" data-cell="fp">{confusion.fp}<small>false alarms</small></td>'
+        f'<td class="good" data-cell="tn">{confusion.tn}<small>true negatives</small></td></tr></table>'
+    )
+    scores = state.scores
+    manifest = f" · labels from <code>{html.escape(scores.manifest)}</code>" if scores.manifest else ""
+    revision = f"@{state.model.revision[:12]}" if state.model.revision else ""
+    meta = (
+        f'<div class="eval-meta"><b>{evaluation.n}</b> labelled images: {evaluation.n_nsfw} NSFW, '
+        f"{evaluation.n_sfw} SFW{manifest}.<br>{len(scores.skipped)} file(s) skipped (listed below) · "
+        f"threshold <b>{evaluation.threshold:.3f}</b> · false-positive rate {evaluation.false_positive_rate:.3f}"
+        f"<br>Model <code>{html.escape(state.model.id)}{html.escape(revision)}</code> · scored in "
+        f"{state.seconds:.1f} s</div>"
+    )
+    return (
+        f'<div class="eval-results" data-state="done" data-n="{evaluation.n}">'
+        f'<div class="eval-cards">{"".join(cards)}</div><div class="eval-row">{matrix}{meta}</div></div>'
+    )
+
+
+def recommendations_html(evaluation: Evaluation) -> str:
+    """The recommended thresholds as a table: what each one achieves on this set, and whether it met its goal."""
+    weighted = evaluation.prevalence is not None
+    head = "<th>Goal</th><th>Threshold</th><th>Precision</th><th>Recall</th><th>F1</th><th>FPR</th>"
+    head += f"<th>Precision at {evaluation.prevalence:.1%}</th>" if weighted else ""
+    rows = []
+    for key in _CHOICES:
+        choice = evaluation.recommended.get(key)
+        if choice is None:
+            continue
+        status = "" if choice.reached else ' <span class="missed">(not reachable: the closest)</span>'
+        weighted_cell = f"<td>{choice.precision_at_prevalence:.3f}</td>" if weighted else ""
+        rows.append(
+            f'<tr data-choice="{key}"><td>{html.escape(choice.goal)}{status}</td>'
+            f'<td title="exact: {choice.threshold!r}">{choice.rounded():.3f}</td><td>{choice.precision:.3f}</td>'
+            f"<td>{choice.recall:.3f}</td><td>{choice.f1:.3f}</td><td>{choice.false_positive_rate:.3f}</td>"
+            f"{weighted_cell}</tr>"
+        )
+    return f'<table class="eval-recommend"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def _previews(state: EvaluationRun, names: Sequence[str]) -> None:
+    """Fill the preview cache for `names`, reading them again from the upload (None when that is gone)."""
+    missing = [name for name in names if name not in state.previews]
+    if not missing:
+        return
+    try:
+        found = load_previews(state.paths, missing, state.archive_limits, state.image_limits, names=state.names)
+    except (OSError, ValueError) as error:  # the upload was cleared from Gradio's cache since
+        logger.info("Previews unavailable: %s", type(error).__name__)
+        found = {}
+    for name in missing:
+        state.previews[name] = found.get(name)
+
+
+def _downloads(state: EvaluationRun, evaluation: Evaluation, rows: list[Outcome]) -> tuple[str, str, str]:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    report = evaluation_report(evaluation, rows, state.scores.skipped, state.model, curves=state.curves)
+    return (
+        write_report(f"nsfw-evaluation-{stamp}.json", json.dumps(report, indent=2, allow_nan=False)),
+        write_report(f"nsfw-evaluation-files-{stamp}.csv", evaluation_csv(rows, evaluation.threshold, state.model)),
+        write_report(f"nsfw-evaluation-metrics-{stamp}.csv", metrics_csv(evaluation, state.model)),
+    )
+
+
+#: How many views `render` updates (the order of `build`'s `views`).
+OUTPUTS = 14
+
+
+def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
+    """Every view at `options`, from the stored scores (no model call): metrics, recommendations and their buttons,
+    three plots, the misclassified table and gallery, the skipped table and three downloads."""
+    if state is None:
+        hidden = gr.update(visible=False)
+        return (_EMPTY, *(hidden for _ in range(OUTPUTS - 1)))
+    evaluation = _evaluate(state, options)
+    scores = state.scores
+    rows = outcomes(scores.files, scores.labels, scores.scores, options.threshold)
+    wrong = misclassified(rows)
+    _previews(state, [row.file for row in wrong[:PREVIEW_LIMIT]])
+    gallery = [
+        (blurred(image), f"{row.outcome} {row.nsfw_score:.3f} · {row.file}")
+        for row in wrong[:PREVIEW_LIMIT]
+        if (image := state.previews.get(row.file)) is not None
+    ]
+    buttons = []
+    for key in ("f1_max", "target_precision", "target_recall"):
+        choice = evaluation.recommended.get(key)
+        label = f"Use {_CHOICE_NAMES[key]} ({choice.rounded():.3f})" if choice else ""
+        buttons.append(gr.Button(label, visible=choice is not None))
+    json_path, files_csv, metrics_path = _downloads(state, evaluation, rows)
+    # "str" table cells are shown as text: names that anyone can choose are never run as HTML.
+    wrong_rows = [[row.file, row.label, f"{row.nsfw_score:.4f}", row.outcome] for row in wrong]
+    skipped_rows = [[item.file, item.reason] for item in scores.skipped]
+    return (
+        metrics_html(state, evaluation),
+        gr.HTML(recommendations_html(evaluation), visible=True),
+        *buttons,
+        gr.Plot(plots.precision_recall(state.curves, evaluation), visible=True),
+        gr.Plot(plots.roc(state.curves, evaluation), visible=True),
+        gr.Plot(plots.metrics_by_threshold(state.curves, evaluation), visible=True),
+        gr.Dataframe(
+            value=wrong_rows or [["(none at this threshold)", "", "", ""]],
+            visible=True,
+            label=f"Misclassified at {options.threshold:.3f}: {len(wrong)}",
+        ),
+        gr.Gallery(value=gallery, visible=bool(gallery)),
+        gr.Dataframe(value=skipped_rows or [["(none)", ""]], visible=True, label=f"Skipped: {len(skipped_rows)}"),
+        gr.DownloadButton(value=json_path, visible=True),
+        gr.DownloadButton(value=files_csv, visible=True),
+        gr.DownloadButton(value=metrics_path, visible=True),
+    )
+
+
+def _error_views(error: BaseException) -> tuple[Any, ...]:
+    message = user_message(error, "evaluation")
+    card = f'<div class="eval-error" data-state="error" role="alert">{html.escape(message)}</div>'
+    return (card, *(gr.update(visible=False) for _ in range(OUTPUTS - 1)))
+
+
+def start(
+    loader: ModelLoader,
+    files: Sequence[str] | None,
+    threshold: float,
+    target_precision: float | None,
+    target_recall: float | None,
+    prevalence_percent: float | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008  (Gradio injects a tracker here)
+) -> tuple[Any, ...]:
+    """Evaluate button: score the labelled set once, keep the scores, render at the chosen options."""
+    try:
+        options = read_options(threshold, target_precision, target_recall, prevalence_percent)
+        state = run(loader, files, progress)
+        return (state, *render(state, options))
+    except Exception as error:  # shown in the results card; user_message logs unexpected ones
+        return (None, *_error_views(error))
+
+
+def rerender(
+    state: EvaluationRun | None,
+    threshold: float,
+    target_precision: float | None,
+    target_recall: float | None,
+    prevalence_percent: float | None,
+) -> tuple[Any, ...]:
+    """A threshold, target or prevalence changed: re-evaluate the stored scores (the model does not run)."""
+    if state is None:
+        return tuple(gr.skip() for _ in range(OUTPUTS))
+    try:
+        return render(state, read_options(threshold, target_precision, target_recall, prevalence_percent))
+    except Exception as error:
+        return _error_views(error)
+
+
+def use_choice(
+    key: str,
+    state: EvaluationRun | None,
+    threshold: float,
+    target_precision: float | None,
+    target_recall: float | None,
+    prevalence_percent: float | None,
+) -> Any:
+    """A "use" button: move the slider to that recommendation (rounded without changing any prediction)."""
+    if state is None:
+        return gr.skip()
+    try:
+        options = read_options(threshold, target_precision, target_recall, prevalence_percent)
+    except ConfigurationError:
+        return gr.skip()
+    choice = _evaluate(state, options).recommended.get(key)
+    return gr.skip() if choice is None else choice.rounded()
+
+
+def build(loader: ModelLoader) -> None:
+    """Lay out the tab (upload and options left, results right), then wire its events."""
+    state = gr.State(None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=280):
+            files = gr.File(
+                file_count="multiple",
+                label="Labelled .zip, or images + a CSV manifest",
+                elem_id="evaluate-files",
+                height=200,
+            )
+            button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
+            threshold = gr.Slider(
+                0.0,
+                1.0,
+                value=DEFAULT_THRESHOLD,
+                step=0.001,
+                label="Threshold",
+                info="NSFW when the score is at or above it. Moving it re-computes every number from the same scores.",
+                elem_id="evaluate-threshold",
+            )
+            with gr.Row():
+                target_precision = gr.Number(
+                    DEFAULT_TARGET_PRECISION,
+                    label="Target precision",
+                    minimum=0,
+                    maximum=1,
+                    step=0.01,
+                    elem_id="target-precision",
+                )
+                target_recall = gr.Number(
+                    DEFAULT_TARGET_RECALL,
+                    label="Target recall",
+                    minimum=0,
+                    maximum=1,
+                    step=0.01,
+                    elem_id="target-recall",
+                )
+            prevalence = gr.Number(
+                None,
+                label="Expected NSFW share of real traffic, % (optional)",
+                info="Re-weights precision for the traffic you will see, e.g. 2 for 2 %. 0: this set's own share.",
+                minimum=0,
+                maximum=100,
+                elem_id="prevalence",
+            )
+            gr.Markdown(
+                "Labels come from folders named `nsfw` / `sfw` (any case, at any depth, e.g. `set/NSFW/a.jpg`) or "
+                "from a CSV manifest `file,label` (labels nsfw/sfw, 1/0 or true/false). NSFW is the positive "
+                "class. Every number comes from scikit-learn.",
+                elem_classes="muted",
+            )
+        with gr.Column(scale=7, min_width=320):
+            summary = gr.HTML(_EMPTY, elem_id="evaluate-summary", css_template=_CSS, padding=False)
+            with gr.Row():
+                json_download = gr.DownloadButton("Report (JSON)", visible=False, size="sm", elem_id="evaluate-json")
+                files_download = gr.DownloadButton("Files (CSV)", visible=False, size="sm", elem_id="evaluate-csv")
+                metrics_download = gr.DownloadButton(
+                    "Metrics (CSV)", visible=False, size="sm", elem_id="evaluate-metrics-csv"
+                )
+            recommended = gr.HTML("", visible=False, elem_id="evaluate-recommended", css_template=_CSS)
+            with gr.Row():
+                use_buttons = [
+                    gr.Button(visible=False, size="sm", elem_id=f"use-{key.replace('_', '-')}")
+                    for key in ("f1_max", "target_precision", "target_recall")
+                ]
+            with gr.Row():
+                pr_plot = gr.Plot(visible=False, show_label=False, elem_id="plot-pr")
+                roc_plot = gr.Plot(visible=False, show_label=False, elem_id="plot-roc")
+            threshold_plot = gr.Plot(visible=False, show_label=False, elem_id="plot-threshold")
+            wrong_table = gr.Dataframe(
+                headers=["File", "Label", "NSFW score", "Outcome"],
+                datatype=["str", "str", "str", "str"],
+                interactive=False,
+                visible=False,
+                max_height=320,
+                wrap=True,
+                elem_id="evaluate-misclassified",
+            )
+            wrong_gallery = gr.Gallery(
+                label="Misclassified, most confidently wrong first (blurred)",
+                show_label=False,
+                columns=5,
+                object_fit="cover",
+                visible=False,
+                elem_id="evaluate-gallery",
+            )
+            with gr.Accordion("Skipped files", open=False):
+                skipped_table = gr.Dataframe(
+                    headers=["File", "Reason"],
+                    datatype=["str", "str"],
+                    interactive=False,
+                    visible=False,
+                    max_height=260,
+                    wrap=True,
+                    elem_id="evaluate-skipped",
+                )
+
+    views = [
+        summary,
+        recommended,
+        *use_buttons,
+        pr_plot,
+        roc_plot,
+        threshold_plot,
+        wrong_table,
+        wrong_gallery,
+        skipped_table,
+        json_download,
+        files_download,
+        metrics_download,
+    ]
+    options = [threshold, target_precision, target_recall, prevalence]
+    button.click(
+        partial(start, loader),
+        [files, *options],
+        [state, *views],
+        api_visibility="private",
+        show_progress="full",
+        show_progress_on=[summary],
+    )
+    gr.on(
+        [threshold.change, target_precision.change, target_recall.change, prevalence.change],
+        rerender,
+        [state, *options],
+        views,
+        api_visibility="private",
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
+    for key, use in zip(("f1_max", "target_precision", "target_recall"), use_buttons, strict=True):
+        use.click(partial(use_choice, key), [state, *options], threshold, api_visibility="private", queue=False)
+
+
+def evaluate_set(
+    loader: ModelLoader,
+    zip_file: str | None,
+    threshold: float = 0.5,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    target_recall: float = DEFAULT_TARGET_RECALL,
+    prevalence: float | None = None,
+) -> dict[str, Any]:
+    """Evaluate the model on a labelled .zip: images under folders named nsfw and sfw, or a CSV manifest file,label.
+
+    Args:
+        zip_file: the labelled archive.
+        threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
+        target_precision: precision the recommended "target_precision" threshold must reach (default 0.95).
+        target_recall: recall the recommended "target_recall" threshold must reach (default 0.95).
+        prevalence: expected NSFW share of real traffic, a fraction in (0, 1), to re-weight precision (optional).
+
+    Returns:
+        {"n", "n_nsfw", "n_sfw", "threshold", "accuracy", "precision", "recall", "f1", "false_positive_rate",
+        "roc_auc", "average_precision", "confusion": {"tp", "fp", "tn", "fn"}, "prevalence",
+        "precision_at_prevalence", "recommended_thresholds": {name: {"threshold", "precision", "recall", ...}},
+        "skipped": [{"file", "reason"}], "files": [...], "curves": {...}, "model", "created"} (NSFW positive).
+    """
+    with user_errors("evaluate", title="Could not evaluate"):
+        options = Options(
+            threshold=check_threshold(threshold),
+            target_precision=target_precision,
+            target_recall=target_recall,
+            prevalence=prevalence or None,
+        )
+        state = run(loader, [zip_file] if zip_file else None)
+        evaluation = _evaluate(state, options)
+        scores = state.scores
+        rows = outcomes(scores.files, scores.labels, scores.scores, options.threshold)
+        return evaluation_report(evaluation, rows, scores.skipped, state.model, curves=state.curves)
+
+
+def add_api(loader: ModelLoader) -> None:
+    """`/evaluate` (zip file, threshold, then optional targets and prevalence) on hidden components of its own."""
+    with gr.Group(visible=False):
+        zip_file = gr.File(label="zip_file")
+        threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
+        target_precision = gr.Number(DEFAULT_TARGET_PRECISION, label="target_precision")
+        target_recall = gr.Number(DEFAULT_TARGET_RECALL, label="target_recall")
+        prevalence = gr.Number(None, label="prevalence")
+        result = gr.JSON(label="result")
+    gr.on(
+        [],
+        partial(evaluate_set, loader),
+        [zip_file, threshold, target_precision, target_recall, prevalence],
+        result,
+        api_name="evaluate",
+        api_description=evaluate_set.__doc__,
+    )

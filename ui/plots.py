@@ -1,0 +1,94 @@
+"""The Evaluate tab's plots (matplotlib figures, drawn from scikit-learn's curves): PR, ROC, and P/R/F1 vs threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from model.metrics import Curves, Evaluation, precision_at_prevalence
+
+__all__ = ["metrics_by_threshold", "precision_recall", "roc"]
+
+_SIZE = (4.6, 3.6)
+_NSFW = "#dc2626"
+_SFW = "#16a34a"
+_ACCENT = "#4f46e5"
+_GREY = "#94a3b8"
+
+
+def _figure(title: str) -> tuple[Figure, object]:
+    # A bare Figure (not pyplot): no global registry to leak into, freed with its last reference.
+    figure = Figure(figsize=_SIZE, dpi=110, layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(title, fontsize=10, loc="left")
+    axes.grid(True, alpha=0.3)
+    axes.set_xlim(-0.01, 1.01)
+    axes.set_ylim(-0.01, 1.03)
+    axes.tick_params(labelsize=8)
+    return figure, axes
+
+
+def precision_recall(curves: Curves, evaluation: Evaluation) -> Figure:
+    """Precision against recall, with this set's NSFW share as the no-skill line and the threshold's point."""
+    figure, axes = _figure(f"Precision–recall (AP {evaluation.average_precision:.3f})")
+    axes.step(curves.pr_recall, curves.pr_precision, where="post", color=_ACCENT, linewidth=1.6)
+    baseline = curves.n_nsfw / (curves.n_nsfw + curves.n_sfw)
+    axes.axhline(baseline, color=_GREY, linestyle=":", linewidth=1, label=f"no skill ({baseline:.2f})")
+    axes.plot(
+        [evaluation.recall],
+        [evaluation.precision],
+        "o",
+        color=_NSFW,
+        label=f"threshold {evaluation.threshold:.3f}",
+    )
+    axes.set_xlabel("Recall (NSFW found)", fontsize=9)
+    axes.set_ylabel("Precision (flags that are NSFW)", fontsize=9)
+    axes.legend(fontsize=8, loc="lower left")
+    return figure
+
+
+def roc(curves: Curves, evaluation: Evaluation) -> Figure:
+    """True-positive rate against false-positive rate, with the chance diagonal and the threshold's point."""
+    figure, axes = _figure(f"ROC (AUC {evaluation.roc_auc:.3f})")
+    axes.plot(curves.roc_fpr, curves.roc_tpr, color=_ACCENT, linewidth=1.6)
+    axes.plot([0, 1], [0, 1], color=_GREY, linestyle=":", linewidth=1, label="chance")
+    axes.plot(
+        [evaluation.false_positive_rate],
+        [evaluation.recall],
+        "o",
+        color=_NSFW,
+        label=f"threshold {evaluation.threshold:.3f}",
+    )
+    axes.set_xlabel("False-positive rate (SFW flagged)", fontsize=9)
+    axes.set_ylabel("True-positive rate (recall)", fontsize=9)
+    axes.legend(fontsize=8, loc="lower right")
+    return figure
+
+
+def metrics_by_threshold(curves: Curves, evaluation: Evaluation) -> Figure:
+    """Precision, recall and F1 at every threshold, the current threshold marked (and precision at the prevalence)."""
+    figure, axes = _figure("Precision, recall and F1 vs threshold")
+    # Each value holds from its threshold up to the next distinct score: draw steps, extended to 0 and 1.
+    thresholds = np.concatenate(([0.0], curves.thresholds, [1.0]))
+
+    def steps(values: np.ndarray, last: float) -> np.ndarray:
+        return np.concatenate(([values[0]], values, [last]))
+
+    axes.step(thresholds, steps(curves.precision, curves.precision[-1]), where="post", color=_ACCENT, label="precision")
+    axes.step(thresholds, steps(curves.recall, curves.recall[-1]), where="post", color=_SFW, label="recall")
+    axes.step(thresholds, steps(curves.f1, curves.f1[-1]), where="post", color="#d97706", label="F1")
+    if evaluation.prevalence is not None:
+        weighted = precision_at_prevalence(curves.recall, curves.false_positive_rate, evaluation.prevalence)
+        axes.step(
+            thresholds,
+            steps(np.asarray(weighted), float(np.asarray(weighted)[-1])),
+            where="post",
+            color=_ACCENT,
+            linestyle="--",
+            label=f"precision at {evaluation.prevalence:.1%} NSFW",
+        )
+    axes.axvline(evaluation.threshold, color=_NSFW, linewidth=1.4, label=f"threshold {evaluation.threshold:.3f}")
+    axes.set_xlabel("Threshold (NSFW when score ≥ threshold)", fontsize=9)
+    axes.set_ylabel("Value", fontsize=9)
+    axes.legend(fontsize=7, loc="lower left")
+    return figure

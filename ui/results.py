@@ -1,0 +1,60 @@
+"""What the Batch and Evaluate tabs share: blurred previews, report files to download, the model record."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from PIL import Image, ImageFilter
+
+from model.reports import ModelRecord
+
+from .loader import ModelLoader
+
+__all__ = ["REPORT_ROOT", "blurred", "model_record", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+#: Report files offered for download live here, one fresh folder per report, and are deleted after an hour.
+REPORT_ROOT = Path(tempfile.gettempdir()) / "nsfw-demo-reports"
+_REPORT_MAX_AGE_SECONDS = 3600
+#: A blurred preview is first shrunk to this many pixels across, so nothing recognisable survives the blur.
+_BLUR_CELLS = 8
+
+
+def blurred(image: Image.Image) -> Image.Image:
+    """The preview with its content hidden: pixelated to a few cells, then smoothed."""
+    small = image.resize((_BLUR_CELLS, max(1, round(_BLUR_CELLS * image.height / image.width))), Image.Resampling.BOX)
+    return small.resize(image.size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(radius=6))
+
+
+def model_record(loader: ModelLoader) -> ModelRecord:
+    """The loaded model's id (Hub id, or a local folder's name) and resolved revision, for reports."""
+    info = loader.info
+    if info is None:
+        return ModelRecord(id=str(loader.settings.model), revision=loader.settings.model.revision)
+    return ModelRecord.from_info(info)
+
+
+def _prune(root: Path, now: float) -> None:
+    for folder in root.iterdir() if root.is_dir() else ():
+        try:
+            if now - folder.stat().st_mtime > _REPORT_MAX_AGE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError as error:
+            logger.info("Could not prune an old report folder: %s", error.strerror)
+
+
+def write_report(name: str, text: str) -> str:
+    """Write `text` to a fresh file called `name` (in its own folder, so names never collide) and return its path."""
+    now = time.time()
+    _prune(REPORT_ROOT, now)
+    folder = REPORT_ROOT / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
