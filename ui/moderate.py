@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -22,9 +21,10 @@ from .band import band_chart, decision_card, score_series
 from .classify import NO_IMAGE_MESSAGE
 from .errors import user_errors, user_message
 from .loader import ModelLoader
+from .mcp import bind
 from .upload import upload_source
 
-__all__ = ["ELEM_ID", "EXPLAIN_TEXT", "TITLE", "add_api", "bind", "build", "explain_image", "moderate_image"]
+__all__ = ["ELEM_ID", "EXPLAIN_TEXT", "TITLE", "add_api", "build", "explain_image", "moderate_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -383,18 +383,6 @@ def build(loader: ModelLoader) -> None:
         show_progress="minimal",
         show_progress_on=[preview],
     )
-
-
-def bind(function: Callable[..., Any], loader: ModelLoader, name: str | None = None) -> Callable[..., Any]:
-    """`function` with the loader bound, named `name` (default: its own name), keeping its docstring.
-
-    Gradio names MCP tools after the function and reads each parameter's description from its docstring's
-    `Args:`; a bare `functools.partial` would be listed as a tool called "partial" with undocumented inputs.
-    """
-    bound = partial(function, loader)
-    bound.__name__ = name or function.__name__  # type: ignore[attr-defined]
-    bound.__doc__ = function.__doc__
-    return bound
 
 
 def add_api(loader: ModelLoader) -> None:

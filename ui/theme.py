@@ -10,6 +10,8 @@ import gradio as gr
 __all__ = ["FOOTER", "HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME"]
 
 STYLESHEET = Path(__file__).with_name("style.css")
+#: The Moderate and Live webcam tabs' colours (allow / review / block) and blur.
+MODERATE_STYLESHEET = Path(__file__).with_name("moderate.css")
 
 #: Fonts ship with Gradio (served locally): no request leaves the page for a font.
 THEME = gr.themes.Soft(
@@ -63,4 +65,4 @@ FOOTER = """
 """
 
 #: Keyword arguments for `Blocks.launch()` (Gradio 6 takes theme and stylesheet there, not in `gr.Blocks`).
-LAUNCH_OPTIONS: dict[str, Any] = {"theme": THEME, "css_paths": [STYLESHEET]}
+LAUNCH_OPTIONS: dict[str, Any] = {"theme": THEME, "css_paths": [STYLESHEET, MODERATE_STYLESHEET]}
