@@ -12,10 +12,9 @@ from typing import Any
 import gradio as gr
 
 from model import Classifier, ConfigurationError, Settings, check_threshold, load_settings
-from ui import ModelLoader, Tab, batch, evaluate, live, moderate, live, moderate, single, status, theme
+from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
-from ui.mcp import bind
 from ui.mcp import bind
 from ui.upload import upload_source
 
@@ -25,7 +24,7 @@ logger = logging.getLogger("app")
 
 #: The tabs, in order. To add one, write ui/<name>.py with TITLE, ELEM_ID and build(loader) (see `ui.Tab`) and
 #: list the module here; nothing else changes.
-TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live moderate, live)
+TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
 #: Requests waiting beyond this many get "queue full" at once rather than waiting minutes.
 QUEUE_SIZE = 64
 #: Gradio's upload cache: every 5 minutes, delete files older than 10 minutes (and all of it at shutdown).
@@ -91,7 +90,6 @@ def _add_api(loader: ModelLoader) -> None:
     )
     gr.on([], bind(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
     moderate.add_api(loader)
-    moderate.add_api(loader)
     batch.add_api(loader)
     evaluate.add_api(loader)
 
@@ -153,7 +151,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_file_size=max(loader.settings.max_file_bytes, loader.settings.zip_max_total_bytes),
         allowed_paths=[str(single.EXAMPLES_DIR)],
         footer_links=["api"],
-        mcp_server=True,  # agents call /classify, /moderate, ... as MCP tools (gradio[mcp])
         mcp_server=True,  # agents call /classify, /moderate, ... as MCP tools (gradio[mcp])
         **theme.LAUNCH_OPTIONS,
     )
