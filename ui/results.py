@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from gradio.utils import get_upload_folder
 from PIL import Image, ImageFilter
 
 from model.reports import ModelRecord
 
 from .loader import ModelLoader
 
-__all__ = ["REPORT_ROOT", "blurred", "model_record", "write_report"]
+__all__ = ["REPORT_FOLDER", "blurred", "model_record", "report_root", "write_report"]
 
 logger = logging.getLogger(__name__)
 
-#: Report files offered for download live here, one fresh folder per report, and are deleted after an hour.
-REPORT_ROOT = Path(tempfile.gettempdir()) / "nsfw-demo-reports"
+#: Report files offered for download live in Gradio's upload folder (GRADIO_TEMP_DIR), one fresh folder per
+#: report, and are deleted after an hour.
+REPORT_FOLDER = "nsfw-reports"
 _REPORT_MAX_AGE_SECONDS = 3600
 #: A blurred preview is first shrunk to this many pixels across, so nothing recognisable survives the blur.
 _BLUR_CELLS = 8
@@ -49,11 +50,17 @@ def _prune(root: Path, now: float) -> None:
             logger.info("Could not prune an old report folder: %s", error.strerror)
 
 
+def report_root() -> Path:
+    """Where report files go: beside Gradio's uploads, so GRADIO_TEMP_DIR moves both."""
+    return Path(get_upload_folder()) / REPORT_FOLDER
+
+
 def write_report(name: str, text: str) -> str:
     """Write `text` to a fresh file called `name` (in its own folder, so names never collide) and return its path."""
     now = time.time()
-    _prune(REPORT_ROOT, now)
-    folder = REPORT_ROOT / uuid.uuid4().hex
+    root = report_root()
+    _prune(root, now)
+    folder = root / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_text(text, encoding="utf-8")
