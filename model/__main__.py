@@ -29,7 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s %(message)s")
+    level = logging.INFO if args.verbose else logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    logging.captureWarnings(True)
+    # huggingface_hub logs through our handler, once, at our level: its retry warnings would bury the one-paragraph
+    # error that a failed load prints.
+    hub_logger = logging.getLogger("huggingface_hub")
+    hub_logger.setLevel(level)
+    hub_logger.handlers.clear()
     try:
         threshold = check_threshold(args.threshold)
         settings = load_settings(model=args.model)

@@ -9,6 +9,7 @@ every wait it makes is bounded, and `close()` releases whatever is still waiting
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,8 +42,6 @@ _WEIGHTS = "model.safetensors"
 
 def closed_port() -> int:
     """A loopback port with nothing listening on it (bound and released, so connecting is refused)."""
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -169,10 +168,14 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             if mode == "captive_portal":
-                self._page(b"<html><body>Please sign in to the guest Wi-Fi.</body></html>")
+                self._send(200, "text/html", b"<html><body>Please sign in to the guest Wi-Fi.</body></html>")
                 return
             if mode == "server_error":
                 self._error(500, None, "Internal Error - We're working hard to fix this as soon as possible!")
+                return
+            if path == "/api/agent-harnesses":
+                # huggingface_hub 2.x fetches this registry (telemetry) before its first request of the day.
+                self._send(200, "application/json", b'{"standardEnvVars": [], "harnesses": {}}')
                 return
             repo_id, _, rest = path.lstrip("/").partition("/resolve/")
             revision, _, filename = rest.partition("/")
@@ -220,9 +223,9 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(file.data[start:end] if start < end else b"")
             self.wfile.flush()
 
-        def _page(self, body: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if self.command != "HEAD":
