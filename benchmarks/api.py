@@ -1,0 +1,264 @@
+"""Measurements through the running app's HTTP API: latency, concurrent throughput, threshold changes, cold start."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from gradio_client import Client, handle_file
+
+from .server import AppServer
+from .timing import summarise
+
+__all__ = ["ApiCaller", "cold_start", "threshold_change", "throughput"]
+
+logger = logging.getLogger(__name__)
+
+THRESHOLD = 0.5
+#: How often memory and the queue are sampled while clients are sending.
+SAMPLE_SECONDS = 0.05
+
+
+def _client(url: str) -> Client:
+    return Client(url, verbose=False, download_files=False, analytics_enabled=False)
+
+
+class ApiCaller:
+    """One API client (one session), as a script calling /classify would use it."""
+
+    def __init__(self, url: str) -> None:
+        self.client = _client(url)
+
+    def classify(self, path: Path, threshold: float = THRESHOLD) -> dict[str, Any]:
+        return self.client.predict(handle_file(str(path)), threshold, api_name="/classify")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class _Sampler(threading.Thread):
+    """Samples the server's resident memory and queue length until stopped."""
+
+    def __init__(self, server: AppServer) -> None:
+        super().__init__(name="sampler", daemon=True)
+        self.server = server
+        self.stopped = threading.Event()
+        self.peak_rss = 0
+        self.max_queue = 0
+        self.queue_errors = 0
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.peak_rss = max(self.peak_rss, self.server.rss_bytes())
+            try:
+                self.max_queue = max(self.max_queue, self.server.queue_size())
+            except httpx.HTTPError:
+                self.queue_errors += 1
+            self.stopped.wait(SAMPLE_SECONDS)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
+def throughput(server: AppServer, clients: int, images: Sequence[Path], level_seconds: float) -> dict[str, Any]:
+    """`clients` API clients, each in its own thread and session, send distinct images back to back.
+
+    Each client sends its share of `images` (so no image is sent twice) and stops starting new requests after
+    `level_seconds`. Errors (raised by the client) are counted, not retried.
+    """
+    callers = [ApiCaller(server.url) for _ in range(clients)]
+    shares = [list(images[index::clients]) for index in range(clients)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+    finished: list[float] = []
+
+    def send(caller: ApiCaller, share: list[Path]) -> None:
+        barrier.wait()
+        deadline = time.perf_counter() + level_seconds
+        for path in share:
+            if time.perf_counter() > deadline:
+                break
+            started = time.perf_counter()
+            try:
+                caller.classify(path)
+            except Exception as error:  # every failure is counted and reported, whatever its kind
+                with lock:
+                    errors.append(f"{type(error).__name__}: {error}"[:200])
+                continue
+            with lock:
+                latencies.append(1000 * (time.perf_counter() - started))
+        with lock:
+            finished.append(time.perf_counter())
+
+    threads = [
+        threading.Thread(target=send, args=(caller, share), name=f"client {index}")
+        for index, (caller, share) in enumerate(zip(callers, shares, strict=True))
+    ]
+    sampler = _Sampler(server)
+    for thread in threads:
+        thread.start()
+    sampler.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = max(finished) - started
+    sampler.stop()
+    for caller in callers:
+        caller.close()
+    completed = len(latencies)
+    return {
+        "clients": clients,
+        "sent": completed + len(errors),
+        "completed": completed,
+        "errors": len(errors),
+        "error_examples": sorted(set(errors))[:3],
+        "wall_s": round(wall, 2),
+        "images_per_s": round(completed / wall, 3) if wall > 0 else 0.0,
+        "latency_ms": summarise(latencies).as_dict() if latencies else None,
+        "peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
+        "max_queue_size": sampler.max_queue,
+    }
+
+
+def _find_threshold_event(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """The single-image tab's slider event and the image event that stores the scores it re-evaluates."""
+    sliders = [
+        component["id"]
+        for component in config["components"]
+        if component.get("type") == "slider" and component.get("props", {}).get("elem_id") == "threshold"
+    ]
+    if not sliders:
+        raise LookupError("the page has no slider with elem_id 'threshold'")
+    slider = sliders[0]
+    dependencies = config["dependencies"]
+    on_slider = [
+        dependency
+        for dependency in dependencies
+        if dependency.get("backend_fn") and [slider, "change"] in [list(target) for target in dependency["targets"]]
+    ]
+    if not on_slider:
+        raise LookupError("nothing on the server listens to the threshold slider's change event")
+    slider_event = on_slider[0]
+    stored = set(slider_event["inputs"]) - {slider}
+    producers = [
+        dependency
+        for dependency in dependencies
+        if dependency.get("backend_fn") and slider in dependency["inputs"] and stored & set(dependency["outputs"])
+    ]
+    if not producers:
+        raise LookupError("no event classifies an image and stores what the threshold slider re-evaluates")
+    return slider_event, producers[0], slider
+
+
+def _wait_for_event(http: httpx.Client, session: str) -> dict[str, Any]:
+    with http.stream("GET", "/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            message = json.loads(line[5:])
+            if message.get("msg") == "process_completed":
+                return message
+    raise RuntimeError("the queue closed the stream before the event completed")
+
+
+def _threshold_in(data: list[Any]) -> float | None:
+    for value in data:
+        if isinstance(value, dict) and "threshold" in value:
+            return value["threshold"]
+    return None
+
+
+def threshold_change(server: AppServer, image: Path, changes: int) -> dict[str, Any]:
+    """Classify `image` in a browser-like session, then move the threshold slider `changes` times.
+
+    The slider's event is found in the page's config (the slider with elem_id 'threshold'), called as the page
+    calls it, and timed by the server itself (the `duration` Gradio returns) and end to end. Model calls are counted
+    in the app's log before and after.
+    """
+    config = httpx.get(server.url + "/config", timeout=30).json()
+    slider_event, image_event, slider = _find_threshold_event(config)
+    session = uuid.uuid4().hex[:11]
+    with image.open("rb") as handle:
+        uploaded = server.http.post("/upload", files={"files": (image.name, handle, "image/jpeg")})
+    uploaded.raise_for_status()
+    file_data = {"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}}
+    inputs = [file_data if index != slider else THRESHOLD for index in image_event["inputs"]]
+    joined = server.http.post(
+        "/queue/join",
+        json={
+            "data": inputs,
+            "fn_index": image_event["id"],
+            "session_hash": session,
+            "trigger_id": image_event["targets"][0][0],
+            "event_data": None,
+        },
+    )
+    joined.raise_for_status()
+    message = _wait_for_event(server.http, session)
+    if not message.get("success", True):
+        raise RuntimeError(f"classifying the image in the page's session failed: {message.get('output')}")
+    calls_before = server.model_calls()
+    server_ms, round_trip_ms, mismatches = [], [], 0
+    values = itertools.cycle([0.2, 0.8, 0.35, 0.65, 0.5])
+    for _ in range(changes):
+        value = next(values)
+        body = {
+            "data": [value if index == slider else None for index in slider_event["inputs"]],
+            "fn_index": slider_event["id"],
+            "session_hash": session,
+            "trigger_id": slider,
+            "event_data": None,
+        }
+        started = time.perf_counter()
+        answer = server.http.post("/run/predict", json=body)
+        round_trip_ms.append(1000 * (time.perf_counter() - started))
+        answer.raise_for_status()
+        result = answer.json()
+        server_ms.append(1000 * float(result["duration"]))
+        if _threshold_in(result["data"]) != value:
+            mismatches += 1
+    return {
+        "event": f"threshold slider .change (fn_index {slider_event['id']}, queue={slider_event.get('queue')})",
+        "changes": changes,
+        "server_ms": summarise(server_ms).as_dict(),
+        "round_trip_ms": summarise(round_trip_ms).as_dict(),
+        "model_calls": server.model_calls() - calls_before,
+        "responses_without_new_threshold": mismatches,
+    }
+
+
+def cold_start(hf_home: Path, folder: Path, repeats: int) -> dict[str, Any]:
+    """Start the app `repeats` times with the model in a warm HF cache (HF_HUB_OFFLINE=1, default NSFW_MODEL) and
+    time process start -> first HTTP answer -> /model_info ready."""
+    runs = []
+    for index in range(repeats):
+        server = AppServer(
+            {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "NSFW_MODEL": None, "HF_HUB_CACHE": None},
+            folder / f"cold-start-{index}.log",
+            folder / "gradio-tmp",
+        )
+        with server:
+            times = server.wait_until_ready()
+            info = server.model_info()
+            times.update(rss_mb=round(server.rss_bytes() / 2**20, 1), model=info.get("id"))
+            times["revision"] = info.get("revision")
+        runs.append(times)
+        logger.info("Cold start %d: ready after %.2f s", index + 1, times["ready_s"])
+    return {
+        "runs": runs,
+        "listening_s": statistics.median(run["listening_s"] for run in runs),
+        "ready_s": statistics.median(run["ready_s"] for run in runs),
+    }

@@ -1,0 +1,161 @@
+"""Ratios, targets and the printed table, all computed from one run's results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["TARGETS", "format_table", "ratios", "targets"]
+
+#: Issue 5's targets, each as (name, the ratio or value it bounds, comparison, limit).
+TARGETS: tuple[tuple[str, str, str, float], ...] = (
+    ("12 MP JPEG through the API vs the model card's pipeline", "api_camera_vs_card", "<=", 0.6),
+    ("600x400 through the API vs the bare forward pass", "api_small_vs_forward", "<=", 1.15),
+    ("8 clients' images/s vs the floor's", "clients_8_vs_floor", ">=", 0.75),
+    ("errors with 8 clients", "clients_8_errors", "<=", 0),
+    ("errors with 16 clients", "clients_16_errors", "<=", 0),
+    ("largest queue with 16 clients (bounded by the clients)", "clients_16_max_queue", "<=", 16),
+    ("threshold change, server ms (median)", "threshold_server_ms", "<", 50.0),
+    ("model calls during threshold changes", "threshold_model_calls", "<=", 0),
+    ("cold start to ready, s (median)", "cold_start_s", "<=", 10.0),
+    ("peak memory under 8-client load, MB", "peak_rss_mb_8_clients", "<=", 1500e6 / 2**20),
+)
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def _level(results: dict[str, Any], clients: int) -> dict[str, Any] | None:
+    for level in results.get("api", {}).get("throughput", []):
+        if level["clients"] == clients:
+            return level
+    return None
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float | None]:
+    """Every ratio the table and the targets use, from the medians of one run."""
+    latency = results["latency_ms"]
+    floor = results["floor"]["floor"]
+    forward = latency["bare_forward"]["median_ms"]
+    values: dict[str, float | None] = {}
+    for role in latency["card"]:
+        card = latency["card"][role]["median_ms"]
+        for pipeline in ("ours", "api"):
+            measured = latency.get(pipeline, {}).get(role)
+            value = measured["median_ms"] if measured else None
+            values[f"{pipeline}_{role}_vs_card"] = _ratio(value, card)
+            values[f"{pipeline}_{role}_vs_floor"] = _ratio(value, floor["ms_per_image"])
+        values[f"card_{role}_vs_floor"] = _ratio(card, floor["ms_per_image"])
+    small_api = latency.get("api", {}).get("small")
+    values["api_small_vs_forward"] = _ratio(small_api["median_ms"] if small_api else None, forward)
+    values["forward_vs_floor"] = _ratio(forward, floor["ms_per_image"])
+    for level in results.get("api", {}).get("throughput", []):
+        values[f"clients_{level['clients']}_vs_floor"] = _ratio(level["images_per_s"], floor["images_per_s"])
+    return values
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 5's targets with the measured value and whether it was met (None: not measured in this run)."""
+    api = results.get("api", {})
+    measured = dict(results["ratios"])
+    for clients in (8, 16):
+        level = _level(results, clients)
+        measured[f"clients_{clients}_errors"] = level["errors"] if level else None
+        measured[f"clients_{clients}_max_queue"] = level["max_queue_size"] if level else None
+    eight = _level(results, 8)
+    measured["peak_rss_mb_8_clients"] = eight["peak_rss_mb"] if eight else None
+    threshold = api.get("threshold_change")
+    measured["threshold_server_ms"] = threshold["server_ms"]["median_ms"] if threshold else None
+    measured["threshold_model_calls"] = threshold["model_calls"] if threshold else None
+    cold = api.get("cold_start")
+    measured["cold_start_s"] = cold["ready_s"] if cold else None
+    rows = []
+    for name, key, comparison, limit in TARGETS:
+        value = measured.get(key)
+        if value is None:
+            met = None
+        elif comparison == "<=":
+            met = value <= limit
+        elif comparison == "<":
+            met = value < limit
+        else:
+            met = value >= limit
+        rows.append({"target": name, "key": key, "value": value, "comparison": comparison, "limit": limit, "met": met})
+    return rows
+
+
+def _cell(value: float | None, digits: int = 1, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The human-readable summary printed at the end of a run."""
+    lines: list[str] = []
+    meta = results["meta"]
+    floor = results["floor"]
+    flops, gemm, bound = floor["flops"], floor["gemm"], floor["floor"]
+    lines.append(
+        f"Profile {meta['profile']} on {meta['cpu']} ({meta['cores']} cores, torch {meta['torch_threads']} threads); "
+        f"load average {meta['load_average_start'][0]:.2f} at start, {meta['load_average_end'][0]:.2f} at end"
+    )
+    lines.append(
+        f"Floor: {flops['total_gflop']:.2f} GFLOP/image ({flops['linear_gflop']:.2f} linear + "
+        f"{flops['attention_gflop']:.2f} attention) at {gemm['peak_gflops']:.1f} GFLOP/s peak fp32 GEMM "
+        f"(model's shapes at batch 1: {gemm['model_shapes_gflops']:.1f}) = {bound['ms_per_image']:.1f} ms/image, "
+        f"{bound['images_per_s']:.2f} images/s"
+    )
+    latency = results["latency_ms"]
+    ratio = results["ratios"]
+    lines.append("")
+    header = f"{'median ms':<16}{'card':>9}{'ours':>9}{'API':>9}{'ours/card':>11}{'API/card':>10}{'API/floor':>11}"
+    lines.append(header)
+    lines.append("-" * len(header))
+    for role, image in results["images"].items():
+        card = latency["card"][role]["median_ms"]
+        ours = latency["ours"][role]["median_ms"]
+        api = latency.get("api", {}).get(role, {}).get("median_ms")
+        lines.append(
+            f"{image['label']:<16}{card:>9.1f}{ours:>9.1f}{_cell(api):>9}"
+            f"{_cell(ratio[f'ours_{role}_vs_card'], 2):>11}{_cell(ratio[f'api_{role}_vs_card'], 2):>10}"
+            f"{_cell(ratio[f'api_{role}_vs_floor'], 2):>11}"
+        )
+    forward = latency["bare_forward"]["median_ms"]
+    lines.append(
+        f"{'bare forward':<16}{'':>9}{forward:>9.1f}{'':>9}{'':>11}{'':>10}{_cell(ratio['forward_vs_floor'], 2):>11}"
+    )
+    lines.append(f"{'floor':<16}{'':>9}{bound['ms_per_image']:>9.1f}")
+    api = results.get("api", {})
+    if api.get("throughput"):
+        lines.append("")
+        header = f"{'clients':<9}{'images/s':>10}{'/floor':>8}{'errors':>8}{'p50 ms':>9}{'max queue':>11}{'peak MB':>9}"
+        lines.append(header)
+        lines.append("-" * len(header))
+        for level in api["throughput"]:
+            p50 = level["latency_ms"]["median_ms"] if level["latency_ms"] else None
+            versus_floor = ratio.get(f"clients_{level['clients']}_vs_floor")
+            lines.append(
+                f"{level['clients']:<9}{level['images_per_s']:>10.2f}"
+                f"{_cell(versus_floor, 2):>8}{level['errors']:>8}"
+                f"{_cell(p50):>9}{level['max_queue_size']:>11}{level['peak_rss_mb']:>9.0f}"
+            )
+    if api.get("threshold_change"):
+        change = api["threshold_change"]
+        lines.append(
+            f"\nThreshold change: {change['server_ms']['median_ms']:.1f} ms server time "
+            f"(median of {change['changes']}), "
+            f"{change['round_trip_ms']['median_ms']:.1f} ms round trip, {change['model_calls']} model calls"
+        )
+    if api.get("cold_start"):
+        cold = api["cold_start"]
+        lines.append(
+            f"Cold start (warm HF cache, offline): listening {cold['listening_s']:.2f} s, "
+            f"model ready {cold['ready_s']:.2f} s"
+        )
+    lines.append("")
+    for row in results["targets"]:
+        mark = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
+        value = "-" if row["value"] is None else f"{row['value']:g}"
+        lines.append(f"  [{mark:^12}] {row['target']}: {value} ({row['comparison']} {row['limit']:g})")
+    return "\n".join(lines)

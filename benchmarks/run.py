@@ -1,0 +1,261 @@
+"""`python -m benchmarks.run`: the matmul floor, the model card's pipeline, our classifier and the running app,
+measured side by side in one run; prints a table and writes JSON."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.inference import available_cores
+
+from . import api, floor, report
+from .experiments import run_experiments
+from .pipelines import CardPipeline, OurPipeline
+from .server import ROOT, AppServer
+from .timing import summarise
+from .workload import PROFILES, BenchImage, Profile, Workload, prepare
+
+__all__ = ["main", "run_benchmark"]
+
+logger = logging.getLogger("benchmarks")
+
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
+DEFAULT_WORK = ROOT / "benchmarks" / "results" / "work"
+#: Bare forward passes timed per round (they are short, so a few per round steady the median).
+FORWARDS_PER_ROUND = 3
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+class _Sections:
+    """Seconds each section of the run took (to see where a slow run spent its time)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str, message: str, *args: object) -> Iterator[None]:
+        logger.info(message, *args)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 1)
+
+
+def _meta(profile: Profile) -> dict[str, Any]:
+    import gradio
+    import timm
+
+    return {
+        "profile": profile.name,
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "cpu": _cpu_name(),
+        "cores": available_cores(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "gradio": gradio.__version__,
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--", "model", "ui", "app.py", "benchmarks")),
+        "load_average_start": [round(value, 2) for value in os.getloadavg()],
+    }
+
+
+def _side_by_side(
+    card: CardPipeline,
+    ours: OurPipeline,
+    caller: api.ApiCaller | None,
+    images: Sequence[BenchImage],
+    profile: Profile,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Interleaved rounds: each round runs every image through the card's pipeline, ours and the API, then a few
+    bare forward passes, so load from elsewhere falls on all of them alike. Returns latencies and score checks."""
+    durations: dict[str, dict[str, list[float]]] = {"card": {}, "ours": {}, "api": {}}
+    forwards: list[float] = []
+    server_timings: dict[str, list[dict[str, float]]] = {}
+    scores: dict[str, dict[str, float]] = {}
+    nsfw_index = ours.classifier.nsfw_index
+    for round_index in range(profile.warmup + profile.repeats):
+        timed = round_index >= profile.warmup
+        for image in images:
+            calls = {
+                "card": lambda image=image: card(image.path)[nsfw_index],
+                "ours": lambda image=image: ours(image.path),
+            }
+            if caller is not None:
+                calls["api"] = lambda image=image: caller.classify(image.path)
+            for pipeline, call in calls.items():
+                started = time.perf_counter()
+                output = call()
+                elapsed = 1000 * (time.perf_counter() - started)
+                if not timed:
+                    continue
+                durations[pipeline].setdefault(image.role, []).append(elapsed)
+                if pipeline == "api":
+                    server_timings.setdefault(image.role, []).append(output["timings_ms"])
+                    output = output["nsfw_score"]
+                scores.setdefault(image.role, {})[pipeline] = output
+        for _ in range(FORWARDS_PER_ROUND):
+            started = time.perf_counter()
+            ours.forward()
+            if timed:
+                forwards.append(1000 * (time.perf_counter() - started))
+    latency: dict[str, Any] = {
+        pipeline: {role: summarise(values).as_dict() for role, values in by_role.items()}
+        for pipeline, by_role in durations.items()
+        if by_role
+    }
+    latency["bare_forward"] = summarise(forwards).as_dict()
+    if server_timings:
+        latency["api_server_timings"] = {
+            role: {key: summarise([entry[key] for entry in entries]).median_ms for key in entries[0]}
+            for role, entries in server_timings.items()
+        }
+    checks = {
+        role: {
+            "nsfw_score": {name: round(value, 5) for name, value in by_pipeline.items()},
+            "largest_difference_vs_card": round(
+                max(abs(value - by_pipeline["card"]) for value in by_pipeline.values()), 5
+            ),
+        }
+        for role, by_pipeline in scores.items()
+    }
+    return latency, checks
+
+
+def _measure_api(
+    workload: Workload, profile: Profile, work: Path, card: CardPipeline, ours: OurPipeline, section: _Sections
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Start the app on the stand-in folder and measure everything that goes through it."""
+    server = AppServer(
+        {"NSFW_MODEL": str(workload.standin_dir), "HF_HUB_OFFLINE": "1"}, work / "app.log", work / "gradio-tmp"
+    )
+    results: dict[str, Any] = {}
+    with server:
+        with section("app_start", "Starting the app on the stand-in folder"):
+            results["startup_s"] = server.wait_until_ready()
+        results["idle_rss_mb"] = round(server.rss_bytes() / 2**20, 1)
+        rounds = profile.warmup + profile.repeats
+        with section("latency", "Latency: card pipeline, ours and the API, %d rounds", rounds):
+            caller = api.ApiCaller(server.url)
+            latency, checks = _side_by_side(card, ours, caller, workload.images, profile)
+            caller.close()
+        results["throughput"] = []
+        for clients in profile.clients:
+            with section(f"clients_{clients}", "Throughput: %d concurrent clients", clients):
+                level = api.throughput(server, clients, workload.throughput_images[clients], profile.level_seconds)
+            results["throughput"].append(level)
+        small = next(image for image in workload.images if image.role == "small")
+        with section("threshold_change", "Threshold changes"):
+            try:
+                results["threshold_change"] = api.threshold_change(server, small.path, profile.threshold_changes)
+            except (LookupError, RuntimeError) as error:
+                logger.warning("Could not measure the threshold change: %s", error)
+                results["threshold_change_error"] = str(error)
+        results["model_calls_logged"] = server.model_calls()
+    with section("cold_start", "Cold start: %d launches with a warm HF cache", profile.cold_starts):
+        results["cold_start"] = api.cold_start(workload.hf_home, work, profile.cold_starts)
+    return results, latency, checks
+
+
+def run_benchmark(profile: Profile, work: Path, *, with_api: bool = True, with_experiments: bool = False) -> dict:
+    """Run every section of the benchmark and return the results (see docs/PERFORMANCE.md for what each means)."""
+    started = time.perf_counter()
+    section = _Sections()
+    meta = _meta(profile)
+    with section("prepare", "Preparing the stand-in, the images and both pipelines"):
+        workload = prepare(profile, work)
+        card = CardPipeline(workload.standin_dir)
+        ours = OurPipeline(workload.standin_dir)
+    meta["torch_threads"] = torch.get_num_threads()
+    with section("floor", "Floor: FLOPs per image and fp32 GEMM rate"):
+        flops = floor.count_flops(ours.classifier.model, ours.input_size)
+        gemm = floor.measure_gemm(
+            ours.classifier.model, ours.input_size, profile.gemm_sizes, profile.gemm_repeats, profile.gemm_sample_flops
+        )
+    results: dict[str, Any] = {
+        "meta": meta,
+        "images": {image.role: image.describe() for image in workload.images},
+        "floor": {"flops": flops, "gemm": gemm, "floor": floor.floor(flops, gemm)},
+    }
+    if with_api:
+        results["api"], latency, checks = _measure_api(workload, profile, work, card, ours, section)
+    else:
+        with section("latency", "Latency: card pipeline and ours"):
+            latency, checks = _side_by_side(card, ours, None, workload.images, profile)
+    results["latency_ms"] = latency
+    results["score_checks"] = checks
+    if with_experiments:
+        with section("experiments", "Experiments"):
+            results["experiments"] = run_experiments(ours.classifier, list(workload.images), profile)
+    results["ratios"] = report.ratios(results)
+    results["targets"] = report.targets(results)
+    meta["load_average_end"] = [round(value, 2) for value in os.getloadavg()]
+    meta["duration_s"] = round(time.perf_counter() - started, 1)
+    meta["section_s"] = section.seconds
+    return results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", const="quick", dest="profile", help="fewer repetitions")
+    size.add_argument(
+        "--tiny", action="store_const", const="tiny", dest="profile", help="smoke test of every section (no meaning)"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--work", type=Path, default=DEFAULT_WORK, help="folder for the stand-in, images and app logs (kept)"
+    )
+    parser.add_argument("--no-api", action="store_true", help="skip everything that needs the app")
+    parser.add_argument("--experiments", action="store_true", help="also run the model-level experiments")
+    parser.set_defaults(profile="full")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "timm", "model", "gradio_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    results = run_benchmark(
+        PROFILES[args.profile], args.work.resolve(), with_api=not args.no_api, with_experiments=args.experiments
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    sys.stdout.write(report.format_table(results) + f"\n\nResults: {args.out}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The app as a separate process on a free loopback port, with its log, its memory and its queue in view."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+__all__ = ["ROOT", "AppServer", "free_port"]
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+API = "/gradio_api"
+#: ui/classify.py logs one line starting with this for every model call: the log counts the model's calls.
+INFERENCE_LOG_MARK = "inference:"
+#: Gradio prints this once `launch()` has checked that its page answers (it prints it whenever share is off).
+LAUNCHED_LOG_MARK = "To create a public link"
+#: Gradio's own check tries for up to 5 x 3 s; after that, polling starts whether or not the line was seen.
+LAUNCH_CHECK_SECONDS = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class AppServer:
+    """`python app.py` in its own process group, serving on 127.0.0.1 only.
+
+    Args:
+        environ: variables set for the app on top of this process's environment (a value of None removes one).
+        log_path: where the app's stdout and stderr go.
+        temp_dir: Gradio's upload folder for this server (kept out of the shared /tmp/gradio).
+    """
+
+    def __init__(self, environ: Mapping[str, str | None], log_path: Path, temp_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.environment = dict(os.environ)
+        self.environment.update(
+            GRADIO_SERVER_NAME="127.0.0.1",
+            GRADIO_SERVER_PORT=str(self.port),
+            GRADIO_ANALYTICS_ENABLED="False",
+            GRADIO_TEMP_DIR=str(temp_dir),
+            HF_HUB_DISABLE_TELEMETRY="1",
+            # The log is read while the app runs (launch marker, model calls): no block buffering.
+            PYTHONUNBUFFERED="1",
+        )
+        for name, value in environ.items():
+            if value is None:
+                self.environment.pop(name, None)
+            else:
+                self.environment[name] = value
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.http = httpx.Client(base_url=self.url + API, timeout=30.0)
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> AppServer:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.started_at = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=ROOT,
+            env=self.environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"The app exited with status {self.process.returncode}. Its log ends:\n{tail}")
+
+    def model_info(self) -> dict[str, Any]:
+        """/model_info through Gradio's HTTP call API (POST, then read the event's result)."""
+        event = self.http.post("/call/model_info", json={"data": []})
+        event.raise_for_status()
+        answer = self.http.get(f"/call/model_info/{event.json()['event_id']}")
+        answer.raise_for_status()
+        for line in answer.text.splitlines():
+            if line.startswith("data:"):
+                payload = json.loads(line[5:])
+                if isinstance(payload, list) and payload:
+                    return payload[0]
+        raise RuntimeError(f"/model_info answered without data: {answer.text[:200]!r}")
+
+    def _port_open(self) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.2)
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def _launch_checked(self) -> bool:
+        return LAUNCHED_LOG_MARK in self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_until_ready(self, timeout: float = 180.0, poll: float = 0.05) -> dict[str, float]:
+        """Wait until /model_info says ready; returns seconds from process start to the port accepting connections
+        and to ready.
+
+        No HTTP request is sent before Gradio's launch has checked that it can reach its own page: that check gives
+        up after 3 s, and requests arriving meanwhile on a busy CPU made it fail (and the app exit).
+        """
+        deadline = self.started_at + timeout
+        listening: float | None = None
+        while time.perf_counter() < deadline:
+            self._check_alive()
+            if listening is None:
+                if self._port_open():
+                    listening = time.perf_counter() - self.started_at
+                else:
+                    time.sleep(poll)
+                continue
+            waited = time.perf_counter() - self.started_at - listening
+            if not self._launch_checked() and waited < LAUNCH_CHECK_SECONDS:
+                time.sleep(poll)
+                continue
+            try:
+                info = self.model_info()
+            except (httpx.HTTPError, RuntimeError, KeyError, json.JSONDecodeError):
+                time.sleep(poll)
+                continue
+            if info.get("status") == "ready":
+                return {"listening_s": round(listening, 3), "ready_s": round(time.perf_counter() - self.started_at, 3)}
+            if info.get("status") == "error":
+                raise RuntimeError(f"The app could not load the model: {info.get('error')}")
+            time.sleep(poll)
+        raise TimeoutError(f"The app at {self.url} was not ready within {timeout:g} s (log: {self.log_path})")
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the app and any processes it started."""
+        if self.process is None:
+            return 0
+        try:
+            root = psutil.Process(self.process.pid)
+            return sum(process.memory_info().rss for process in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            return 0
+
+    def queue_size(self) -> int:
+        answer = self.http.get("/queue/status")
+        answer.raise_for_status()
+        return int(answer.json().get("queue_size", 0))
+
+    def model_calls(self) -> int:
+        """Model calls so far, as counted in the app's log."""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return sum(1 for line in text.splitlines() if INFERENCE_LOG_MARK in line)

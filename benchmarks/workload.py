@@ -1,0 +1,204 @@
+"""What the benchmark runs on: its settings (profiles), the stand-in checkpoint and the test images, made by code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from tests.support.images import encode, large_jpeg, noise_photo
+from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+
+__all__ = ["PROFILES", "BenchImage", "Profile", "Workload", "prepare", "requests_per_level"]
+
+logger = logging.getLogger(__name__)
+
+#: The size of an ordinary web photo, and of the distinct images the throughput clients send.
+SMALL_SIZE = (600, 400)
+JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much the benchmark measures: more repetitions give steadier medians on a busy machine."""
+
+    name: str
+    warmup: int
+    repeats: int
+    #: Megapixels of the "camera" and "large" JPEGs (12 and 24 in a real run; smaller for a smoke test).
+    camera_megapixels: float
+    large_megapixels: float
+    gemm_sizes: tuple[int, ...]
+    gemm_repeats: int
+    #: FLOPs per timed GEMM sample (small shapes are repeated until they reach it).
+    gemm_sample_flops: float
+    clients: tuple[int, ...]
+    #: Requests per throughput level: at least this many, and at least `rounds_per_client` per client.
+    min_requests: int
+    rounds_per_client: int
+    #: A throughput level stops sending new requests after this many seconds.
+    level_seconds: float
+    cold_starts: int
+    threshold_changes: int
+    batch_sizes: tuple[int, ...]
+    #: torch.compile's first call takes a minute or more on this CPU: not worth it in a smoke test.
+    try_compile: bool = True
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile(
+        name="full",
+        warmup=2,
+        repeats=7,
+        camera_megapixels=12.0,
+        large_megapixels=24.0,
+        gemm_sizes=(256, 512, 1024, 2048),
+        gemm_repeats=7,
+        gemm_sample_flops=4e8,
+        clients=(1, 4, 8, 16),
+        min_requests=16,
+        rounds_per_client=4,
+        level_seconds=120.0,
+        cold_starts=3,
+        threshold_changes=30,
+        batch_sizes=(1, 2, 4, 8, 16),
+    ),
+    "quick": Profile(
+        name="quick",
+        warmup=1,
+        repeats=3,
+        camera_megapixels=12.0,
+        large_megapixels=24.0,
+        gemm_sizes=(512, 1024, 2048),
+        gemm_repeats=4,
+        gemm_sample_flops=2e8,
+        clients=(1, 4, 8, 16),
+        min_requests=8,
+        rounds_per_client=2,
+        level_seconds=45.0,
+        cold_starts=1,
+        threshold_changes=10,
+        batch_sizes=(1, 4, 8),
+    ),
+    # A smoke test of every section (tests/benchmarks): the numbers mean nothing.
+    "tiny": Profile(
+        name="tiny",
+        warmup=0,
+        repeats=1,
+        camera_megapixels=0.5,
+        large_megapixels=1.0,
+        gemm_sizes=(256,),
+        gemm_repeats=2,
+        gemm_sample_flops=2e7,
+        clients=(1, 2),
+        min_requests=2,
+        rounds_per_client=1,
+        level_seconds=30.0,
+        cold_starts=1,
+        threshold_changes=2,
+        batch_sizes=(1, 2),
+        try_compile=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BenchImage:
+    """One test image on disk: `role` is small, camera or large."""
+
+    role: str
+    label: str
+    path: Path
+    width: int
+    height: int
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "label": self.label,
+            "width": self.width,
+            "height": self.height,
+            "megapixels": round(self.megapixels, 2),
+            "bytes": self.path.stat().st_size,
+        }
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The stand-in (as a folder and inside an HF_HOME), the three test images, and distinct throughput images."""
+
+    standin_dir: Path
+    hf_home: Path
+    images: tuple[BenchImage, ...]
+    #: One list of distinct images per throughput level, so no image is sent twice in a whole run.
+    throughput_images: dict[int, tuple[Path, ...]] = field(default_factory=dict)
+
+
+def _write_once(path: Path, make: Callable[[], bytes]) -> Path:
+    """Images are made by code and kept between runs: a 24 MP JPEG takes seconds to make."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".part")
+        temporary.write_bytes(make())
+        temporary.replace(path)
+    return path
+
+
+def _bench_image(role: str, path: Path) -> BenchImage:
+    with Image.open(path) as image:
+        width, height = image.size
+    megapixels = width * height / 1e6
+    label = f"{width}x{height} JPEG" if megapixels < 1 else f"{megapixels:.0f} MP JPEG"
+    return BenchImage(role=role, label=label, path=path, width=width, height=height)
+
+
+def requests_per_level(profile: Profile, clients: int) -> int:
+    return max(profile.min_requests, clients * profile.rounds_per_client)
+
+
+def prepare(profile: Profile, folder: Path) -> Workload:
+    """Build (or reuse) everything in `folder`: the stand-in checkpoint, its HF cache entry and the images."""
+    standin_dir = folder / "standin"
+    if not (standin_dir / "model.safetensors").is_file():
+        logger.info("Building the stand-in checkpoint in %s", standin_dir)
+        build_standin(standin_dir)
+    hf_home = folder / "hf_home"
+    install_in_cache(standin_dir, hf_home / "hub", repo_id=REPO_ID, commit=COMMIT)
+    images_dir = folder / "images"
+    small = _write_once(
+        images_dir / "small-600x400.jpg",
+        lambda: encode(noise_photo(SMALL_SIZE, seed=1), "JPEG", quality=JPEG_QUALITY),
+    )
+    sizes = {"camera": profile.camera_megapixels, "large": profile.large_megapixels}
+    paths = {"small": small}
+    for role, megapixels in sizes.items():
+        logger.info("Preparing the %g MP JPEG", megapixels)
+        paths[role] = _write_once(
+            images_dir / f"{role}-{megapixels:g}mp.jpg",
+            lambda megapixels=megapixels: large_jpeg(megapixels, seed=2, quality=JPEG_QUALITY),
+        )
+    throughput: dict[int, tuple[Path, ...]] = {}
+    seed = 100
+    for clients in profile.clients:
+        level = []
+        for _ in range(requests_per_level(profile, clients)):
+            level.append(
+                _write_once(
+                    images_dir / "distinct" / f"{seed}.jpg",
+                    lambda seed=seed: encode(noise_photo(SMALL_SIZE, seed=seed), "JPEG", quality=JPEG_QUALITY),
+                )
+            )
+            seed += 1
+        throughput[clients] = tuple(level)
+    return Workload(
+        standin_dir=standin_dir,
+        hf_home=hf_home,
+        images=tuple(_bench_image(role, path) for role, path in paths.items()),
+        throughput_images=throughput,
+    )

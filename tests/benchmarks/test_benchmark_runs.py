@@ -1,0 +1,93 @@
+"""`python -m benchmarks.run` runs end to end on tiny settings, so the benchmark cannot rot (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import TARGETS
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = {"small", "camera", "large"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("bench")
+    out = folder / "results.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--tiny", "--experiments", "--work", str(folder), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Threshold change:" in completed.stdout
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_the_results_have_every_section(results: dict) -> None:
+    assert {"meta", "images", "floor", "latency_ms", "score_checks", "api", "experiments", "ratios", "targets"} <= set(
+        results
+    )
+    assert set(results["images"]) == ROLES
+    assert results["meta"]["profile"] == "tiny"
+    assert len(results["meta"]["load_average_end"]) == 3
+
+
+def test_the_floor_counts_the_vit_tiny_flops(results: dict) -> None:
+    flops = results["floor"]["flops"]
+    assert flops["linear_gflop"] == pytest.approx(6.30, abs=0.01)
+    assert flops["attention_gflop"] == pytest.approx(3.07, abs=0.01)
+    assert flops["tokens"] == 577
+    floor = results["floor"]["floor"]
+    assert floor["gemm_gflops"] > 0
+    assert floor["ms_per_image"] * floor["images_per_s"] == pytest.approx(1000, rel=0.01)
+
+
+def test_every_pipeline_is_timed_on_every_image_and_scores_agree(results: dict) -> None:
+    latency = results["latency_ms"]
+    for pipeline in ("card", "ours", "api"):
+        assert set(latency[pipeline]) == ROLES
+        assert all(stats["median_ms"] > 0 and stats["count"] == 1 for stats in latency[pipeline].values())
+    assert latency["bare_forward"]["median_ms"] > 0
+    for check in results["score_checks"].values():
+        assert set(check["nsfw_score"]) == {"card", "ours", "api"}
+        assert check["largest_difference_vs_card"] <= 1e-4
+
+
+def test_the_api_section_has_throughput_threshold_and_cold_start(results: dict) -> None:
+    api = results["api"]
+    assert [level["clients"] for level in api["throughput"]] == [1, 2]
+    for level in api["throughput"]:
+        assert level["errors"] == 0
+        assert level["completed"] == level["sent"] > 0
+        assert level["peak_rss_mb"] > 100
+    change = api["threshold_change"]
+    assert change["model_calls"] == 0
+    assert change["responses_without_new_threshold"] == 0
+    assert change["server_ms"]["count"] == 2
+    cold = api["cold_start"]
+    assert cold["runs"][0]["model"] == "Marqo/nsfw-image-detection-384"
+    assert cold["ready_s"] >= cold["listening_s"] > 0
+
+
+def test_every_target_is_listed_with_its_limit(results: dict) -> None:
+    assert [row["key"] for row in results["targets"]] == [key for _, key, _, _ in TARGETS]
+    measured = {row["key"]: row for row in results["targets"]}
+    assert measured["threshold_model_calls"]["met"] is True
+    assert measured["clients_8_vs_floor"]["met"] is None  # the tiny profile runs 1 and 2 clients only
+    assert results["ratios"]["api_camera_vs_card"] > 0
+
+
+def test_the_experiments_report_scores_within_the_fidelity_bound(results: dict) -> None:
+    experiments = results["experiments"]
+    assert {"threads", "batch_sizes", "forward_variants", "decoding"} <= set(experiments)
+    assert set(experiments["batch_sizes"]["ms_per_image"]) == {"batch 1", "batch 2"}
+    for image in experiments["decoding"].values():
+        assert image["within_fidelity_bound"]["draft (as shipped)"]
