@@ -1,0 +1,71 @@
+"""Headless Chromium (Playwright) against one `python app.py` per session, with the stand-in as a local folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support.app_process import RunningApp, launch_app
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # A synthetic camera (a moving test pattern) that needs no permission prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+LAPTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+#: Longest wait for one classification in the browser (a busy CI machine runs the ViT on CPU).
+RESULT_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="session")
+def app(standin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    with launch_app({"NSFW_MODEL": str(standin_dir)}, tmp_path_factory.mktemp("browser-app") / "app.log") as running:
+        running.wait_for_status("ready")
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (make test does) or set CHROMIUM to its path.")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_app(browser: Browser, app: RunningApp, viewport: dict[str, int]) -> Page:
+    context = browser.new_context(viewport=viewport, permissions=["camera"])
+    page = context.new_page()
+    page.set_default_timeout(RESULT_TIMEOUT_MS)
+    page.goto(app.url)
+    page.wait_for_selector("#model-status [data-status=ready]")
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
+    """The app at laptop size, model ready."""
+    opened = open_app(browser, app, LAPTOP)
+    yield opened
+    opened.context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser, app: RunningApp) -> Iterator[Page]:
+    """The app at phone width."""
+    opened = open_app(browser, app, PHONE)
+    yield opened
+    opened.context.close()

@@ -1,0 +1,126 @@
+"""The single-image tab in headless Chromium: upload, threshold, examples, webcam, blur and reveal, phone layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+from tests.support.app_process import RunningApp
+from tests.support.images import EXAMPLES
+
+VERDICT = "#verdict .verdict"
+PREVIEW = "#input-image .image-frame img"
+
+
+def upload(page: Page, path: Path) -> None:
+    page.set_input_files("#input-image input[type=file]", str(path))
+
+
+def wait_for_verdict(page: Page, label: str) -> str:
+    page.wait_for_selector(f"{VERDICT}[data-label={label}]")
+    return page.inner_text(VERDICT)
+
+
+def set_threshold(page: Page, value: float) -> None:
+    box = page.locator("#threshold input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def preview_filter(page: Page) -> str:
+    return page.eval_on_selector(PREVIEW, "image => getComputedStyle(image).filter")
+
+
+def timings(page: Page) -> str:
+    return page.inner_text("#analysis .facts")
+
+
+def test_uploading_an_image_shows_its_verdict_probabilities_and_timings(page: Page) -> None:
+    upload(page, EXAMPLES / "astronaut.png")
+    text = wait_for_verdict(page, "SFW")
+    assert "Safe for work" in text and "< threshold 0.50" in text
+    rows = page.locator("#analysis .prob-row")
+    assert sorted(rows.evaluate_all("rows => rows.map(row => row.dataset.label)")) == ["NSFW", "SFW"]
+    assert "512 × 512 PNG" in timings(page)
+    for step in ("decode", "inference", "total"):
+        assert page.inner_text(f"#analysis [data-timing={step}]").endswith("ms")
+    assert preview_filter(page) == "none"
+
+
+def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: RunningApp) -> None:
+    upload(page, EXAMPLES / "astronaut.png")  # scores about 0.06 with the stand-in
+    wait_for_verdict(page, "SFW")
+    runs, shown_timings = app.inference_count(), timings(page)
+    set_threshold(page, 0.05)
+    assert "≥ threshold 0.05" in wait_for_verdict(page, "NSFW")
+    set_threshold(page, 0.9)
+    assert "< threshold 0.90" in wait_for_verdict(page, "SFW")
+    assert app.inference_count() == runs
+    assert timings(page) == shown_timings
+    assert page.inner_text("#analysis .score-chart-value").endswith("< 0.90")
+
+
+def test_clicking_an_example_classifies_it(page: Page, app: RunningApp) -> None:
+    runs = app.inference_count()
+    page.locator("#examples .gallery-item").nth(3).click()  # rocket.jpg: NSFW under the stand-in
+    assert "Not safe for work" in wait_for_verdict(page, "NSFW")
+    assert app.inference_count() == runs + 1
+
+
+def test_an_nsfw_preview_is_blurred_until_revealed(page: Page) -> None:
+    upload(page, EXAMPLES / "rocket.jpg")
+    wait_for_verdict(page, "NSFW")
+    assert "blur" in preview_filter(page)
+    page.click("#verdict button[data-action=reveal]")
+    page.wait_for_selector(f"{VERDICT}[data-blur='0']")
+    assert preview_filter(page) == "none"
+    assert page.inner_text("#verdict button[data-action=reveal]") == "Hide image"
+    page.click("#verdict button[data-action=reveal]")
+    page.wait_for_selector(f"{VERDICT}[data-blur='1']")
+    assert "blur" in preview_filter(page)
+    set_threshold(page, 1.0)  # above the score: SFW, nothing to hide
+    wait_for_verdict(page, "SFW")
+    assert preview_filter(page) == "none"
+    assert page.locator("#verdict button[data-action=reveal]").count() == 0
+
+
+def test_a_new_image_stays_blurred_until_its_verdict_arrives(page: Page) -> None:
+    page.eval_on_selector(
+        "#single-tab",
+        """tab => { window.pendingSeen = [];
+        new MutationObserver(() => window.pendingSeen.push(tab.hasAttribute('data-pending')))
+          .observe(tab, {attributes: true, attributeFilter: ['data-pending']}); }""",
+    )
+    upload(page, EXAMPLES / "coffee.png")
+    page.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
+    page.wait_for_function("() => !document.getElementById('single-tab').hasAttribute('data-pending')")
+    assert page.evaluate("window.pendingSeen") == [True, False]
+
+
+def test_a_webcam_frame_is_captured_and_classified(page: Page, app: RunningApp) -> None:
+    runs = app.inference_count()
+    page.click("#input-image button[aria-label='Capture from camera']")
+    page.click("#input-image button:has-text('Click to Access Webcam')")
+    page.wait_for_function("() => document.querySelector('#input-image video')?.readyState >= 2")
+    page.click("#input-image button[aria-label='capture photo']")
+    page.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
+    assert app.inference_count() == runs + 1
+    assert page.locator("#analysis .prob-row").count() == 2
+
+
+def test_a_bad_upload_shows_the_decoders_message(page: Page, tmp_path: Path) -> None:
+    fake = tmp_path / "holiday.jpg"
+    fake.write_bytes(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n")
+    upload(page, fake)
+    text = wait_for_verdict(page, "error")
+    assert "Unsupported file: this is a PDF document. Upload a JPEG, PNG, WebP, GIF or BMP image." in text
+    assert not page.locator("#analysis").is_visible()
+
+
+def test_on_a_phone_the_verdict_comes_right_after_the_image(phone: Page) -> None:
+    upload(phone, EXAMPLES / "chelsea.png")
+    phone.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
+    top = {name: phone.locator(name).bounding_box()["y"] for name in ("#input-image", "#verdict", "#examples")}
+    assert top["#input-image"] < top["#verdict"] < top["#examples"]
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
