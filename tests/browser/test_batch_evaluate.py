@@ -6,62 +6,27 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.app_process import RunningApp, launch_app
+from tests.support.app_process import RunningApp
 from tests.support.images import EXAMPLES
 from tests.support.zips import build_zip, labelled_zip, tiny_png
 
-playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.png"
 #: One line per model run over a batch or a labelled set (ui.batch / ui.evaluate log it).
 RUN_LINES = ("ui.batch: Batch:", "ui.evaluate: Evaluation:")
 
 
-@pytest.fixture(scope="module")
-def app(hf_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with launch_app({"HF_HOME": str(hf_home)}, tmp_path_factory.mktemp("batch-app") / "app.log") as running:
-        running.wait_for_status("ready", "error")
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
-def dialogs() -> list[str]:
-    """Messages of every alert/confirm the page opened (a name run as HTML would open one)."""
-    return []
-
-
-@pytest.fixture
-def page(browser, app: RunningApp, dialogs: list[str]) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(app.url)
-    yield page
-    context.close()
+def dialogs(page) -> list[str]:
+    """Messages of every alert/confirm the page opens (a file name run as HTML would open one)."""
+    opened: list[str] = []
+    page.on("dialog", lambda dialog: (opened.append(dialog.message), dialog.dismiss()))
+    return opened
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +136,7 @@ def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_m
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 22 and {row["threshold"] for row in rows} == {"1.0"}
     assert {row["label"] for row in rows if row["nsfw_score"]} == {"SFW"}
-    assert {row["model"] for row in rows} == {"Marqo/nsfw-image-detection-384"}
+    assert {row["model"] for row in rows} == {app.model_info()["id"]}
     name, text = download(page, "#batch-json")
     report = json.loads(text)
     assert report["summary"]["files"] == 22 and report["threshold"] == 1.0
@@ -224,7 +189,7 @@ def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_th
     assert name.endswith(".json")
     assert report["threshold"] == pytest.approx(float(recommended_value))
     assert report["n"] == 6 and set(report["confusion"]) == {"tp", "fp", "tn", "fn"}
-    assert report["model"]["id"] == "Marqo/nsfw-image-detection-384"
+    assert report["model"] == {"id": app.model_info()["id"], "revision": app.model_info()["revision"]}
     _, text = download(page, "#evaluate-csv")
     assert len(list(csv.DictReader(io.StringIO(text)))) == 6
 
