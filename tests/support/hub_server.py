@@ -163,9 +163,8 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             authorization = self.headers.get("Authorization", "")
             hub._record(RecordedRequest(self.command, path, bool(authorization), self.headers.get("Range")))
             mode = hub.mode
-            if mode == "stall" or (mode == "stall_download" and send_body):
-                hub._released.wait(hub.stall_seconds)
-                self.close_connection = True
+            if mode == "stall":
+                self._stall()
                 return
             if mode == "captive_portal":
                 self._send(200, "text/html", b"<html><body>Please sign in to the guest Wi-Fi.</body></html>")
@@ -174,8 +173,12 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._error(500, None, "Internal Error - We're working hard to fix this as soon as possible!")
                 return
             if path == "/api/agent-harnesses":
-                # huggingface_hub 2.x fetches this registry (telemetry) before its first request of the day.
+                # huggingface_hub 2.x fetches this registry (telemetry, 3 s timeout) before its first request of the
+                # day, unless HF_HUB_DISABLE_TELEMETRY=1; answered even in stall_download, which stalls file GETs.
                 self._send(200, "application/json", b'{"standardEnvVars": [], "harnesses": {}}')
+                return
+            if mode == "stall_download" and send_body:
+                self._stall()
                 return
             repo_id, _, rest = path.lstrip("/").partition("/resolve/")
             revision, _, filename = rest.partition("/")
@@ -200,6 +203,11 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._error(404, "EntryNotFound", f"{filename} does not exist on {revision}", commit=commit)
                 return
             self._send_file(file, commit, filename, send_body=send_body)
+
+        def _stall(self) -> None:
+            """Hold the request unanswered until the server closes (or `stall_seconds` pass), then hang up."""
+            hub._released.wait(hub.stall_seconds)
+            self.close_connection = True
 
         def _send_file(self, file: _File, commit: str, filename: str, *, send_body: bool) -> None:
             size = len(file.data)
