@@ -21,8 +21,8 @@ __all__ = ["MODES", "HubServer", "RecordedRequest", "closed_port"]
 
 #: normal: serve the files. gated / private: 401 as the Hub answers for a gated repository without an accepted
 #: licence, or a private one without a token (`X-Error-Code: GatedRepo` / `RepoNotFound`). server_error: 500 on every
-#: request. stall: accept the connection, read the request, never answer. stall_download: answer HEAD, never answer
-#: GET. cut_short: the server's copy of the weights is truncated but advertised at full size, so every download
+#: request. stall: accept the connection, read the request, never answer. stall_download: answer HEAD, never answer a
+#: file GET. cut_short: the server's copy of the weights is truncated but advertised at full size, so every download
 #: ends early (resuming with `Range` gets nothing more). cut_once: the first weights download breaks off half way;
 #: resuming with `Range` then works. captive_portal: a web page (200, HTML, no Hub headers) for every request, as a
 #: hotel Wi-Fi login or a misconfigured proxy answers.
