@@ -3,11 +3,13 @@
 from .batch import FileResult, classify_sources
 from .config import DEFAULT_MODEL, ModelSource, Settings, load_settings, parse_model_source
 from .errors import (
+    CacheNotWritableError,
     ClassifierError,
     ConfigurationError,
     CorruptImageError,
     CorruptWeightsError,
     DiskFullError,
+    DownloadIncompleteError,
     EmptyFileError,
     HubServerError,
     HubTimeoutError,
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "NSFW",
     "SFW",
+    "CacheNotWritableError",
     "Classifier",
     "ClassifierError",
     "ConfigurationError",
@@ -38,6 +41,7 @@ __all__ = [
     "CorruptWeightsError",
     "DecodedImage",
     "DiskFullError",
+    "DownloadIncompleteError",
     "EmptyFileError",
     "FileResult",
     "HubServerError",

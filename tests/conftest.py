@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# huggingface_hub reads this at import: keep its once-a-day telemetry request off the network (tests stay on loopback).
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
 from pathlib import Path
 
 import pytest
