@@ -23,10 +23,11 @@ def configured_id(loader: ModelLoader) -> str:
     return str(source)
 
 
-def _chip(name: str, value: str, title: str | None = None) -> str:
+def _chip(name: str, value: str, title: str | None = None, wide: bool = False) -> str:
     tooltip = f' title="{html.escape(title)}"' if title else ""
+    kind = "chip chip-wide" if wide else "chip"
     return (
-        f'<span class="chip"{tooltip}><span class="chip-name">{html.escape(name)}</span>'
+        f'<span class="{kind}"{tooltip}><span class="chip-name">{html.escape(name)}</span>'
         f'<span class="chip-value">{html.escape(value)}</span></span>'
     )
 
@@ -55,10 +56,10 @@ def status_html(loader: ModelLoader) -> str:
     short_revision = revision[:7] if len(revision) == 40 else revision
     model_name = info.repo_id or Path(info.source).name
     chips = [
-        _chip("Model", model_name, info.architecture),
+        _chip("Model", model_name, info.architecture, wide=True),
         _chip("Revision", short_revision, revision),
         _chip("Labels", " · ".join(info.labels)),
-        _chip("Input", " × ".join(str(side) for side in info.input_size[1:]) + " px"),
+        _chip("Input", " × ".join(str(side) for side in info.input_size[1:])),
         _chip("Loaded in", f"{info.load_seconds:.1f} s"),
         _chip("Device", loader.device),
     ]
@@ -66,7 +67,7 @@ def status_html(loader: ModelLoader) -> str:
     return (
         '<div class="status status-ready" data-status="ready" role="status">'
         '<span class="status-dot"></span><div class="status-body">'
-        f'<div class="chips"><b class="status-title">Model ready</b>{"".join(chips)}</div>{note}</div></div>'
+        f'<b class="status-title">Model ready</b><div class="chips">{"".join(chips)}</div>{note}</div></div>'
     )
 
 

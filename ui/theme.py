@@ -50,7 +50,7 @@ HEADER = """
   </div>
   <div>
     <h1>NSFW image detection</h1>
-    <p>Is this picture safe for work? Drop, paste or snap an image: <a
+    <p><span class="wide-only">Is this picture safe for work? </span>Drop, paste or snap an image: <a
       href="https://huggingface.co/Marqo/nsfw-image-detection-384" target="_blank" rel="noopener"
       >Marqo/nsfw-image-detection-384</a> scores it, you choose the threshold.</p>
   </div>
@@ -59,8 +59,8 @@ HEADER = """
 
 FOOTER = """
 <footer class="app-footer">
-  <span>Images are classified in memory and not kept: the upload cache is cleared every few minutes.</span>
-  <span>API: <code>/classify</code> and <code>/model_info</code>, see “Use via API” below.</span>
+  <span>Images are classified in memory and not stored: Gradio's upload cache is emptied every few minutes.</span>
+  <span>From code: every tab has an API endpoint, see “Use via API” at the bottom of the page.</span>
 </footer>
 """
 
