@@ -16,7 +16,7 @@ from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status
 from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
 from ui.mcp import bind
-from ui.upload import upload_source
+from ui.upload import refuse_remote_files, upload_source
 
 __all__ = ["TABS", "build_demo", "classify", "main", "model_info"]
 
@@ -27,6 +27,9 @@ logger = logging.getLogger("app")
 TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
 #: Requests waiting beyond this many get "queue full" at once rather than waiting minutes.
 QUEUE_SIZE = 64
+#: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
+#: the next forward pass (model.batching), so concurrent clients get batched inference.
+CLASSIFY_CONCURRENCY = 8
 #: Gradio's upload cache: every 5 minutes, delete files older than 10 minutes (and all of it at shutdown).
 DELETE_CACHE = (300, 600)
 PAGE_TITLE = "NSFW image detection"
@@ -86,6 +89,7 @@ def _add_api(loader: ModelLoader) -> None:
         result,
         api_name="classify",
         preprocess=False,
+        concurrency_limit=CLASSIFY_CONCURRENCY,
         api_description=classify.__doc__,
     )
     gr.on([], bind(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
@@ -110,7 +114,7 @@ def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
                     tab.build(loader)
         gr.HTML(theme.FOOTER, elem_id="page-footer", elem_classes="flush", padding=False)
         _add_api(loader)
-    return demo
+    return refuse_remote_files(demo)
 
 
 def create_loader(model: str | None = None, environ: Mapping[str, str] | None = None) -> ModelLoader:

@@ -28,6 +28,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelNotReadyError",
+    "NotUploadedError",
     "RevisionNotFoundError",
     "SingleClassError",
     "UnsafeArchiveError",
@@ -113,6 +114,10 @@ class ImageTooLargeError(InvalidImageError):
 
 class CorruptImageError(InvalidImageError):
     """The file claims an allowed format but is truncated, corrupt or has no pixels."""
+
+
+class NotUploadedError(InvalidImageError):
+    """A request named a server path or a URL instead of sending the file; nothing was read or fetched."""
 
 
 class ArchiveError(ClassifierError, ValueError):
