@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import timm.data
 import torch
 from PIL import Image
 
+from .batching import MicroBatcher
+from .cache import ResultCache
 from .config import Settings
 from .images import ImageLimits
 from .loading import LoadedModel, ModelInfo, load_model
@@ -51,7 +53,11 @@ class Classifier:
         # Pillow's JPEG draft mode may decode at 1/2..1/8 scale while keeping the short side at least twice the
         # model's input, which kept scores within 0.01 of the exact path (tests/unit/test_fidelity.py).
         self.draft_min_side: int | None = 2 * max(self.data_config["input_size"][1:]) if settings.fast_decode else None
-        self._lock = threading.Lock()
+        # Every forward pass runs on one worker thread, which merges requests from concurrent callers.
+        self._batcher: MicroBatcher[Prediction] = MicroBatcher(self._forward, max_batch=settings.batch_size)
+        #: Results of recent uploads keyed by `model.cache.content_key` (filled by `ui.classify`); they belong to
+        #: this model, so they live and die with it.
+        self.recent: ResultCache[Any] = ResultCache()
 
     @classmethod
     def load(cls, settings: Settings, *, cache_dir: str | None = None, endpoint: str | None = None) -> Classifier:
@@ -69,9 +75,15 @@ class Classifier:
         return self.transform(image)
 
     def predict_tensor(self, batch: torch.Tensor) -> list[Prediction]:
-        """Run a preprocessed batch (N, C, H, W) through the model, in chunks of `settings.batch_size`."""
+        """Run a preprocessed batch (N, C, H, W) through the model, in chunks of `settings.batch_size`.
+
+        Thread-safe: calls made at the same time from several threads share forward passes (`model.batching`).
+        """
+        return self._batcher.run(batch)
+
+    def _forward(self, batch: torch.Tensor) -> list[Prediction]:
         predictions: list[Prediction] = []
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             for start in range(0, batch.shape[0], self.settings.batch_size):
                 chunk = batch[start : start + self.settings.batch_size]
                 probabilities = self.model(chunk).softmax(dim=-1).tolist()
