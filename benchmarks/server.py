@@ -23,8 +23,9 @@ logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 API = "/gradio_api"
-#: ui/classify.py logs one line starting with this for every model call: the log counts the model's calls.
+#: ui/classify.py logs one line with this for every image classified, and says when a stored result was reused.
 INFERENCE_LOG_MARK = "inference:"
+REUSED_LOG_MARK = "result reused"
 #: Gradio prints this once `launch()` has checked that its page answers (it prints it whenever share is off).
 LAUNCHED_LOG_MARK = "To create a public link"
 #: Gradio's own check tries for up to 5 x 3 s; after that, polling starts whether or not the line was seen.
@@ -176,6 +177,6 @@ class AppServer:
         return int(answer.json().get("queue_size", 0))
 
     def model_calls(self) -> int:
-        """Model calls so far, as counted in the app's log."""
+        """Model calls so far, as counted in the app's log (results reused from the cache are not calls)."""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return sum(1 for line in text.splitlines() if INFERENCE_LOG_MARK in line)
+        return sum(1 for line in text.splitlines() if INFERENCE_LOG_MARK in line and REUSED_LOG_MARK not in line)

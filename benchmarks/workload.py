@@ -12,7 +12,7 @@ from PIL import Image
 from tests.support.images import encode, large_jpeg, noise_photo
 from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 
-__all__ = ["PROFILES", "BenchImage", "Profile", "Workload", "prepare", "requests_per_level"]
+__all__ = ["PROFILES", "BenchImage", "Profile", "Workload", "prepare", "requests_per_level", "with_comment"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +107,18 @@ PROFILES: dict[str, Profile] = {
 
 @dataclass(frozen=True)
 class BenchImage:
-    """One test image on disk: `role` is small, camera or large."""
+    """One test image on disk: `role` is small, camera or large.
+
+    `rounds` holds one copy per timed round with different bytes (a JPEG comment naming the round) and the same
+    pixels, so that a cache keyed by the upload's hash cannot answer a round from an earlier one.
+    """
 
     role: str
     label: str
     path: Path
     width: int
     height: int
+    rounds: tuple[Path, ...] = ()
 
     @property
     def megapixels(self) -> float:
@@ -150,12 +155,27 @@ def _write_once(path: Path, make: Callable[[], bytes]) -> Path:
     return path
 
 
-def _bench_image(role: str, path: Path) -> BenchImage:
+def with_comment(jpeg: bytes, comment: str) -> bytes:
+    """The same JPEG with a comment (COM) segment right after its start marker: other bytes, the same pixels."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG: it does not start with the SOI marker")
+    text = comment.encode("ascii")
+    return jpeg[:2] + b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + jpeg[2:]
+
+
+def _bench_image(role: str, path: Path, rounds: int) -> BenchImage:
     with Image.open(path) as image:
         width, height = image.size
     megapixels = width * height / 1e6
     label = f"{width}x{height} JPEG" if megapixels < 1 else f"{megapixels:.0f} MP JPEG"
-    return BenchImage(role=role, label=label, path=path, width=width, height=height)
+    copies = tuple(
+        _write_once(
+            path.parent / "rounds" / f"{path.stem}-round{index}.jpg",
+            lambda index=index: with_comment(path.read_bytes(), f"benchmark round {index}"),
+        )
+        for index in range(rounds)
+    )
+    return BenchImage(role=role, label=label, path=path, width=width, height=height, rounds=copies)
 
 
 def requests_per_level(profile: Profile, clients: int) -> int:
@@ -199,6 +219,6 @@ def prepare(profile: Profile, folder: Path) -> Workload:
     return Workload(
         standin_dir=standin_dir,
         hf_home=hf_home,
-        images=tuple(_bench_image(role, path) for role, path in paths.items()),
+        images=tuple(_bench_image(role, path, profile.warmup + profile.repeats) for role, path in paths.items()),
         throughput_images=throughput,
     )
