@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from model.thresholds import Decision
 
-__all__ = ["DECISION_TEXT", "band_chart", "decision_card", "score_series"]
+__all__ = ["DECISION_TEXT", "REVEAL_NOTE", "band_chart", "decision_card", "score_series"]
 
 #: What each decision means, for the card under its name.
 DECISION_TEXT: dict[str, str] = {
@@ -24,16 +24,30 @@ def _percent(value: float) -> str:
     return f"{100 * min(max(value, 0.0), 1.0):.2f}%"
 
 
-def decision_card(decision: Decision, nsfw_score: float, allow_below: float, block_above: float, blur: bool) -> str:
-    """The big colour-coded decision; `data-blur` tells the stylesheet to blur the input preview."""
+REVEAL_NOTE = "The preview is blurred. Use “Show image” to reveal it."
+
+
+def decision_card(
+    decision: Decision,
+    nsfw_score: float,
+    allow_below: float,
+    block_above: float,
+    blur: bool,
+    blur_note: str = REVEAL_NOTE,
+) -> str:
+    """The big colour-coded decision; `data-blur` tells the stylesheet to blur the input preview (`blur_note` says
+    so under the decision)."""
     band = (
         f"threshold {block_above:.2f}" if allow_below == block_above else f"band {allow_below:.2f} – {block_above:.2f}"
     )
-    note = '<div class="verdict-note">The preview is blurred. Use “Show image” to reveal it.</div>' if blur else ""
+    note = f'<div class="verdict-note">{html.escape(blur_note)}</div>' if blur else ""
+    text = DECISION_TEXT[decision]
+    if allow_below == block_above:
+        text = {"allow": "Allowed: below the threshold", "block": "Blocked: at or above the threshold"}[decision]
     return (
         f'<div class="verdict decision-{decision}" data-decision="{decision}" data-blur="{int(blur)}" role="status">'
         f'<div class="verdict-label">{decision.upper()}</div>'
-        f'<div class="verdict-detail">{DECISION_TEXT[decision]} · score {nsfw_score:.3f} · {band}</div>{note}</div>'
+        f'<div class="verdict-detail">{text} · score {nsfw_score:.3f} · {band}</div>{note}</div>'
     )
 
 
@@ -42,9 +56,12 @@ def band_chart(nsfw_score: float, allow_below: float, block_above: float, decisi
     ticks = "".join(f'<span style="left:{_percent(tick)}">{tick:g}</span>' for tick in _TICKS)
     summary = f"NSFW score {nsfw_score:.3f}: {decision} (allow below {allow_below:.2f}, block from {block_above:.2f})"
     review_width = max(block_above - allow_below, 0.0)
+    single = allow_below == block_above
+    title = "NSFW score vs threshold" if single else "NSFW score on the review band"
+    review = "" if single else '<span class="legend-review">review</span>'
     return (
         f'<figure class="score-chart band-chart decision-{decision}" role="img" aria-label="{summary}">'
-        '<div class="score-chart-head"><span>NSFW score on the review band</span>'
+        f'<div class="score-chart-head"><span>{title}</span>'
         f'<span class="score-chart-value"><b>{nsfw_score:.3f}</b> → {decision}</span></div>'
         '<div class="score-track">'
         f'<div class="zone zone-allow" style="left:0;width:{_percent(allow_below)}"></div>'
@@ -55,8 +72,8 @@ def band_chart(nsfw_score: float, allow_below: float, block_above: float, decisi
         f'<div class="score-dot" style="left:{_percent(nsfw_score)}" title="score {nsfw_score:.3f}"></div>'
         "</div>"
         f'<div class="score-axis">{ticks}</div>'
-        '<div class="score-legend band-legend"><span class="legend-allow">allow</span>'
-        '<span class="legend-review">review</span><span class="legend-block">block</span></div>'
+        f'<div class="score-legend band-legend"><span class="legend-allow">allow</span>{review}'
+        '<span class="legend-block">block</span></div>'
         "</figure>"
     )
 

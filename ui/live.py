@@ -45,6 +45,8 @@ _EMPTY_CARD = (
     "</div>"
 )
 
+BLUR_NOTE = "The camera view is blurred on screen until frames are allowed again."
+
 History = list[tuple[float, float]]
 
 
@@ -77,7 +79,7 @@ def classify_frame(
     history = [*history, (round(now - started, 2), score)][-HISTORY:]
     decision = decide(score, low, high)
     return (
-        decision_card(decision, score, low, high, blur=decision != "allow"),
+        decision_card(decision, score, low, high, blur=decision != "allow", blur_note=BLUR_NOTE),
         gr.HTML(band_chart(score, low, high, decision), visible=True),
         gr.HTML(score_series(history, low, high, title=f"Last {len(history)} frames", x_label="seconds"), visible=True),
         history,

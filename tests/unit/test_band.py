@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from model import ConfigurationError, check_band, decide, verdict
+from ui.band import band_chart, decision_card, score_series
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,23 @@ def test_an_allow_threshold_above_the_block_threshold_is_refused_with_both_value
 def test_a_band_edge_outside_zero_to_one_is_refused_and_named(allow: float, block: float, name: str) -> None:
     with pytest.raises(ConfigurationError, match=f"The {name} must be between 0 and 1"):
         check_band(allow, block)
+
+
+def test_the_decision_card_carries_the_decision_and_the_blur_for_the_stylesheet() -> None:
+    card = decision_card("review", 0.5, 0.3, 0.7, blur=True)
+    assert 'data-decision="review"' in card and 'data-blur="1"' in card and "band 0.30 – 0.70" in card
+    single = decision_card("allow", 0.4, 0.5, 0.5, blur=False)
+    assert "Allowed: below the threshold · score 0.400 · threshold 0.50" in single and 'data-blur="0"' in single
+
+
+def test_the_band_chart_draws_three_zones_or_two_for_a_single_threshold() -> None:
+    band = band_chart(0.5, 0.3, 0.7, "review")
+    assert all(f"zone-{name}" in band for name in ("allow", "review", "block")) and "review band" in band
+    single = band_chart(0.5, 0.5, 0.5, "block")
+    assert "vs threshold" in single and "legend-review" not in single
+
+
+def test_the_score_series_has_one_point_per_score_over_the_band() -> None:
+    plot = score_series([(0, 0.1), (5, 0.9), (10, 0.4)], 0.3, 0.7, title="NSFW score per frame", x_label="frame")
+    assert plot.count("<circle") == 3 and "max 0.900 at 5" in plot
+    assert score_series([], 0.3, 0.7, title="t", x_label="x") == ""
