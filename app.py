@@ -25,8 +25,6 @@ logger = logging.getLogger("app")
 #: The tabs, in order. To add one, write ui/<name>.py with TITLE, ELEM_ID and build(loader) (see `ui.Tab`) and
 #: list the module here; nothing else changes.
 TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
-#: Requests waiting beyond this many get "queue full" at once rather than waiting minutes.
-QUEUE_SIZE = 64
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
 #: the next forward pass (model.batching), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8
@@ -148,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     loader = create_loader(args.model)
     demo = build_demo(loader)
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    # Requests waiting beyond NSFW_QUEUE_SIZE get "queue full" at once (HTTP 503) rather than waiting minutes.
+    demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)
     demo.launch(
         share=args.share,
         # Zips for the Batch and Evaluate tabs may be larger than one image; each image is still held to its limit.

@@ -50,6 +50,7 @@ class Settings:
         NSFW_ZIP_MAX_TOTAL_MB: most megabytes the members read from uploaded zips may expand to (default 2048).
         NSFW_ZIP_MAX_MEMBER_MB: largest member read from a zip, uncompressed, in megabytes (default 50).
         NSFW_ZIP_MAX_RATIO: highest compression ratio accepted for a member over 1 MB (default 100).
+        NSFW_QUEUE_SIZE: requests that may wait for the model; more get "queue full, try again" (default 64).
     """
 
     model: ModelSource = ModelSource(repo_id=DEFAULT_MODEL)
@@ -66,6 +67,7 @@ class Settings:
     zip_max_total_bytes: int = 2048 * 1024 * 1024
     zip_max_member_bytes: int = 50 * 1024 * 1024
     zip_max_ratio: int = 100
+    queue_size: int = 64
 
 
 def parse_model_source(value: str) -> ModelSource:
@@ -147,4 +149,5 @@ def load_settings(environ: Mapping[str, str] | None = None, model: str | None = 
         zip_max_member_bytes=_read_int(environ, "NSFW_ZIP_MAX_MEMBER_MB", Settings.zip_max_member_bytes // 2**20)
         * 2**20,
         zip_max_ratio=_read_int(environ, "NSFW_ZIP_MAX_RATIO", Settings.zip_max_ratio),
+        queue_size=_read_int(environ, "NSFW_QUEUE_SIZE", Settings.queue_size),
     )
