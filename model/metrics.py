@@ -330,7 +330,7 @@ def recommend(
     if target_precision is not None and prevalence is not None:
         weighted = precision_at_prevalence(curves.recall, curves.false_positive_rate, prevalence)
         index, reached = _lowest_reaching(np.asarray(weighted), target_precision)
-        goal = f"precision ≥ {target_precision:g} at {prevalence:.2%} NSFW"
+        goal = f"precision ≥ {target_precision:g} at {100 * prevalence:g}% NSFW"
         choices["target_precision_at_prevalence"] = _choice(curves, index, goal, reached, prevalence)
     return choices
 

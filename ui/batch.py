@@ -24,7 +24,7 @@ from model.screening import classify_uploads
 
 from .errors import user_errors, user_message
 from .loader import ModelLoader
-from .results import blurred, model_record, write_report
+from .results import blurred, gallery_height, model_record, write_report
 
 __all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "build", "classify_batch"]
 
@@ -35,6 +35,7 @@ ELEM_ID = "batch-tab"
 DEFAULT_THRESHOLD = 0.5
 #: The gallery shows previews of the first this many images (the table and downloads list every file).
 PREVIEW_LIMIT = 48
+GALLERY_COLUMNS = 5
 HEADERS = ["File", "NSFW score", "Verdict", "Note"]
 
 _CSS = """
@@ -106,6 +107,8 @@ def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress 
 def _summary_html(batch: BatchRun, threshold: float) -> str:
     counts = batch_summary(batch.results, threshold)
     ignored = f" · {batch.ignored} system file(s) ignored" if batch.ignored else ""
+    shown = len(batch.previews)
+    previews = f" · previews of the first {shown} below, NSFW ones blurred" if shown else ""
     revision = f"@{batch.model.revision[:12]}" if batch.model.revision else ""
     return (
         f'<div class="batch-summary" data-state="done" data-nsfw="{counts["nsfw"]}" data-sfw="{counts["sfw"]}" '
@@ -114,7 +117,7 @@ def _summary_html(batch: BatchRun, threshold: float) -> str:
         f'<div class="count sfw"><b>{counts["sfw"]}</b><span>SFW</span></div>'
         f'<div class="count skipped"><b>{counts["skipped"]}</b><span>skipped</span></div>'
         f'<div class="meta">{counts["files"]} file(s) at threshold <b>{threshold:.2f}</b> in {batch.seconds:.1f} s'
-        f"{ignored}<br>Model <code>{html.escape(batch.model.id)}{html.escape(revision)}</code></div></div>"
+        f"{ignored}<br>Model <code>{html.escape(batch.model.id)}{html.escape(revision)}</code>{previews}</div></div>"
     )
 
 
@@ -168,7 +171,7 @@ def render(batch: BatchRun | None, threshold: float) -> tuple[Any, ...]:
     return (
         _summary_html(batch, threshold),
         gr.Dataframe(value=_rows(batch, threshold), headers=HEADERS, visible=True),
-        gr.Gallery(value=gallery, visible=bool(gallery)),
+        gr.Gallery(value=gallery, visible=bool(gallery), height=gallery_height(len(gallery), GALLERY_COLUMNS)),
         gr.DownloadButton(value=csv_path, visible=True),
         gr.DownloadButton(value=json_path, visible=True),
     )
@@ -241,7 +244,9 @@ def build(loader: ModelLoader) -> None:
             )
             gallery = gr.Gallery(
                 label="Previews (NSFW blurred)",
-                columns=5,
+                show_label=False,
+                columns=GALLERY_COLUMNS,
+                fit_columns=False,
                 object_fit="cover",
                 visible=False,
                 elem_id="batch-gallery",

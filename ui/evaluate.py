@@ -36,7 +36,7 @@ from model.screening import LabelledScores, load_previews, score_labelled
 from . import plots
 from .errors import user_errors, user_message
 from .loader import ModelLoader
-from .results import blurred, model_record, write_report
+from .results import blurred, gallery_height, model_record, write_report
 
 __all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
 
@@ -47,6 +47,7 @@ ELEM_ID = "evaluate-tab"
 DEFAULT_THRESHOLD = 0.5
 #: Previews are made for the this many most confidently wrong files; the table lists them all.
 PREVIEW_LIMIT = 24
+GALLERY_COLUMNS = 5
 #: Recommendations with a "use" button, in the order shown.
 _CHOICES = ("f1_max", "target_precision", "target_recall", "target_precision_at_prevalence")
 _CHOICE_NAMES = {
@@ -208,7 +209,7 @@ def metrics_html(state: EvaluationRun, evaluation: Evaluation) -> str:
     if evaluation.precision_at_prevalence is not None and evaluation.prevalence is not None:
         cards.append(
             _card(
-                f"precision_at_{evaluation.prevalence:.1%}_NSFW",
+                f"precision_at_{100 * evaluation.prevalence:g}%_NSFW",
                 evaluation.precision_at_prevalence,
                 "Precision re-weighted for the expected NSFW share of real traffic: TPR·π / (TPR·π + FPR·(1−π))",
                 " weighted",
@@ -243,7 +244,7 @@ def recommendations_html(evaluation: Evaluation) -> str:
     """The recommended thresholds as a table: what each one achieves on this set, and whether it met its goal."""
     weighted = evaluation.prevalence is not None
     head = "<th>Goal</th><th>Threshold</th><th>Precision</th><th>Recall</th><th>F1</th><th>FPR</th>"
-    head += f"<th>Precision at {evaluation.prevalence:.1%}</th>" if weighted else ""
+    head += f"<th>Precision at {100 * evaluation.prevalence:g}%</th>" if weighted else ""
     rows = []
     for key in _CHOICES:
         choice = evaluation.recommended.get(key)
@@ -325,7 +326,7 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
             visible=True,
             label=f"Misclassified at {options.threshold:.3f}: {len(wrong)}",
         ),
-        gr.Gallery(value=gallery, visible=bool(gallery)),
+        gr.Gallery(value=gallery, visible=bool(gallery), height=gallery_height(len(gallery), GALLERY_COLUMNS)),
         gr.Dataframe(value=skipped_rows or [["(none)", ""]], visible=True, label=f"Skipped: {len(skipped_rows)}"),
         gr.DownloadButton(value=json_path, visible=True),
         gr.DownloadButton(value=files_csv, visible=True),
@@ -474,7 +475,8 @@ def build(loader: ModelLoader) -> None:
             wrong_gallery = gr.Gallery(
                 label="Misclassified, most confidently wrong first (blurred)",
                 show_label=False,
-                columns=5,
+                columns=GALLERY_COLUMNS,
+                fit_columns=False,
                 object_fit="cover",
                 visible=False,
                 elem_id="evaluate-gallery",
@@ -483,6 +485,7 @@ def build(loader: ModelLoader) -> None:
                 skipped_table = gr.Dataframe(
                     headers=["File", "Reason"],
                     datatype=["str", "str"],
+                    column_widths=["40%", "60%"],
                     interactive=False,
                     visible=False,
                     max_height=260,

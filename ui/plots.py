@@ -85,7 +85,7 @@ def metrics_by_threshold(curves: Curves, evaluation: Evaluation) -> Figure:
             where="post",
             color=_ACCENT,
             linestyle="--",
-            label=f"precision at {evaluation.prevalence:.1%} NSFW",
+            label=f"precision at {100 * evaluation.prevalence:g}% NSFW",
         )
     axes.axvline(evaluation.threshold, color=_NSFW, linewidth=1.4, label=f"threshold {evaluation.threshold:.3f}")
     axes.set_xlabel("Threshold (NSFW when score ≥ threshold)", fontsize=9)

@@ -15,7 +15,7 @@ from model.reports import ModelRecord
 
 from .loader import ModelLoader
 
-__all__ = ["REPORT_FOLDER", "blurred", "model_record", "report_root", "write_report"]
+__all__ = ["REPORT_FOLDER", "blurred", "gallery_height", "model_record", "report_root", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,13 @@ def blurred(image: Image.Image) -> Image.Image:
     """The preview with its content hidden: pixelated to a few cells, then smoothed."""
     small = image.resize((_BLUR_CELLS, max(1, round(_BLUR_CELLS * image.height / image.width))), Image.Resampling.BOX)
     return small.resize(image.size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(radius=6))
+
+
+def gallery_height(count: int, columns: int, row_pixels: int = 140, max_rows: int = 3) -> int:
+    """A gallery height that fits `count` previews (up to `max_rows` rows, then it scrolls): Gradio's automatic
+    height leaves a tall empty box under a single row."""
+    rows = min(max_rows, max(1, -(-count // columns)))
+    return rows * row_pixels + 48
 
 
 def model_record(loader: ModelLoader) -> ModelRecord:
