@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from model.thresholds import Decision
+import gradio as gr
 
-__all__ = ["DECISION_TEXT", "REVEAL_NOTE", "band_chart", "decision_card", "score_series"]
+from model.review import count_decisions, review_outcome
+from model.thresholds import Decision, check_band
+
+from .errors import user_message
+
+__all__ = [
+    "DECISION_TEXT",
+    "REVEAL_NOTE",
+    "band_chart",
+    "band_counts_html",
+    "band_panel",
+    "decision_card",
+    "score_series",
+]
 
 #: What each decision means, for the card under its name.
 DECISION_TEXT: dict[str, str] = {
@@ -123,4 +137,77 @@ def score_series(
         f'<svg viewBox="0 0 {_PLOT_WIDTH:g} {_PLOT_HEIGHT:g}" role="img" '
         f'aria-label="{html.escape(title)}: {len(points)} scores, highest {top[1]:.3f}">'
         f'{rects}<polyline points="{line}"/>{dots}{labels}</svg></figure>'
+    )
+
+
+def _percent_or_dash(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def band_counts_html(
+    scores: Sequence[float], labels: Sequence[int] | None, allow_below: float, block_above: float
+) -> str:
+    """The band's counts for many scores; with labels, also the error rates of the automatically decided rest."""
+    low, high = check_band(allow_below, block_above)
+    if labels is None:
+        counts = count_decisions(scores, low, high)
+        total = max(len(scores), 1)
+        lines = ""
+    else:
+        outcome = review_outcome(labels, scores, low, high)
+        counts = {"allow": outcome.allowed, "review": outcome.reviewed, "block": outcome.blocked}
+        total = max(outcome.total, 1)
+        lines = (
+            f'<p class="band-errors">Decided automatically: {outcome.auto_decided} · '
+            f"NSFW allowed: {outcome.missed_nsfw} of {outcome.auto_nsfw} ({_percent_or_dash(outcome.missed_nsfw_rate)})"
+            f" · safe blocked: {outcome.blocked_sfw} of {outcome.auto_sfw} "
+            f"({_percent_or_dash(outcome.blocked_sfw_rate)}) · accuracy {_percent_or_dash(outcome.auto_accuracy)}</p>"
+        )
+    cells = "".join(
+        f'<div class="band-count decision-{name}" data-decision="{name}"><b>{counts[name]}</b> {name} '
+        f"<span>{100 * counts[name] / total:.0f}%</span></div>"
+        for name in ("allow", "review", "block")
+    )
+    return (
+        f'<div class="band-counts" data-allow="{counts["allow"]}" data-review="{counts["review"]}" '
+        f'data-block="{counts["block"]}"><div class="band-count-row">{cells}</div>{lines}</div>'
+    )
+
+
+def band_panel(
+    state: gr.State,
+    scores_of: Callable[[Any], tuple[Sequence[float], Sequence[int] | None]],
+    elem_id: str,
+    allow_below: float = 0.3,
+    block_above: float = 0.7,
+) -> None:
+    """An accordion with a review band over the scores kept in `state`: two sliders and the counts they give.
+
+    Call it inside a tab's layout. `scores_of(value)` returns (scores, labels or None) from the state's value; the
+    counts follow the state and the sliders without running the model.
+    """
+    with gr.Accordion("Review band: allow / review / block", open=False, elem_id=elem_id):
+        with gr.Row():
+            low = gr.Slider(0.0, 1.0, value=allow_below, step=0.01, label="Allow below", elem_id=f"{elem_id}-allow")
+            high = gr.Slider(
+                0.0, 1.0, value=block_above, step=0.01, label="Block at or above", elem_id=f"{elem_id}-block"
+            )
+        counts = gr.HTML("", elem_id=f"{elem_id}-counts", padding=False)
+
+    def render(value: Any, allow: float, block: float) -> str:
+        if value is None:
+            return '<p class="muted">Run the tab first: the band then sorts the same scores.</p>'
+        try:
+            return band_counts_html(*scores_of(value), allow, block)
+        except Exception as error:  # an impossible band is shown in place of the counts
+            return f'<p class="band-error" role="alert">{html.escape(user_message(error, "band counts"))}</p>'
+
+    gr.on(
+        [state.change, low.change, high.change],
+        render,
+        [state, low, high],
+        counts,
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from model import ConfigurationError, check_band, decide, verdict
-from ui.band import band_chart, decision_card, score_series
+from ui.band import band_chart, band_counts_html, decision_card, score_series
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,10 @@ def test_the_score_series_has_one_point_per_score_over_the_band() -> None:
     plot = score_series([(0, 0.1), (5, 0.9), (10, 0.4)], 0.3, 0.7, title="NSFW score per frame", x_label="frame")
     assert plot.count("<circle") == 3 and "max 0.900 at 5" in plot
     assert score_series([], 0.3, 0.7, title="t", x_label="x") == ""
+
+
+def test_band_counts_show_each_decision_and_with_labels_the_automatic_errors() -> None:
+    plain = band_counts_html([0.1, 0.5, 0.9, 0.95], None, 0.3, 0.7)
+    assert 'data-allow="1" data-review="1" data-block="2"' in plain and "band-errors" not in plain
+    labelled = band_counts_html([0.1, 0.5, 0.9, 0.2], [1, 0, 1, 0], 0.3, 0.7)
+    assert "NSFW allowed: 1 of 2 (50.0%)" in labelled and "safe blocked: 0 of 1 (0.0%)" in labelled
