@@ -119,7 +119,12 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, threshold: float) ->
 
 
 def rethreshold(loader: ModelLoader, result: Classification | None, threshold: float, revealed: bool) -> Views:
-    """The slider moved: re-evaluate the stored scores at the new threshold (the model does not run)."""
+    """The slider moved: re-evaluate the stored scores at the new threshold (the model does not run).
+
+    With no scores stored (no image, or it could not be read) the cards stay as they are.
+    """
+    if result is None:
+        return gr.skip(), gr.skip(), gr.skip()
     return render(result, check_threshold(threshold), revealed, _nsfw_label(loader))
 
 
@@ -173,6 +178,14 @@ def build(loader: ModelLoader) -> None:
                 response = gr.JSON(show_label=False)
 
     views = [verdict, analysis, response]
+    rethreshold_event = {
+        "fn": partial(rethreshold, loader),
+        "inputs": [result, threshold, revealed],
+        "outputs": views,
+        "api_visibility": "private",
+        "queue": False,
+        "show_progress": "hidden",
+    }
     # Clicking an example sets the image, which fires .change like any other source: one path, one model call.
     image.change(fn=None, js=_MARK_PENDING)
     image.change(
@@ -183,15 +196,8 @@ def build(loader: ModelLoader) -> None:
         preprocess=False,  # the file goes to our decoder untouched (see ui.upload)
         show_progress="minimal",
         show_progress_on=[verdict],
-    ).then(fn=None, js=_CLEAR_PENDING)
-    threshold.change(
-        partial(rethreshold, loader),
-        [result, threshold, revealed],
-        views,
-        api_visibility="private",
-        queue=False,
-        show_progress="hidden",
-    )
+    ).then(**rethreshold_event).then(fn=None, js=_CLEAR_PENDING)  # the slider may have moved while it ran
+    threshold.change(**rethreshold_event)
     verdict.click(
         partial(toggle_reveal, loader),
         [result, threshold, revealed],

@@ -116,6 +116,9 @@ def test_a_bad_upload_shows_the_decoders_message(page: Page, tmp_path: Path) -> 
     text = wait_for_verdict(page, "error")
     assert "Unsupported file: this is a PDF document. Upload a JPEG, PNG, WebP, GIF or BMP image." in text
     assert not page.locator("#analysis").is_visible()
+    set_threshold(page, 0.3)  # no scores to re-check: the message stays
+    page.wait_for_function("() => document.querySelector('#threshold input[type=number]').value === '0.3'")
+    assert page.get_attribute(VERDICT, "data-label") == "error"
 
 
 def test_on_a_phone_the_verdict_comes_right_after_the_image(phone: Page) -> None:
