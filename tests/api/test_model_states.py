@@ -1,4 +1,8 @@
-"""The model's lifecycle as the API and the status panel show it: loading (requests wait), ready, error."""
+"""The model's lifecycle as the API and the status panel show it: loading (requests wait), ready, error.
+
+These build the demo in this process around a loader the test controls; tests/api/test_classify.py runs the real
+`python app.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +22,7 @@ from gradio_client.utils import Status
 
 import app as demo_app
 from model import Classifier, ConfigurationError, ModelNotFoundError, Settings
-from tests.support.app_process import free_port, launch_app
+from tests.support.app_process import free_port
 from tests.support.images import EXAMPLES
 from ui import ModelLoader, single, status
 from ui.errors import user_errors
@@ -39,18 +44,26 @@ def gated(classifier: Classifier) -> Iterator[tuple[ModelLoader, threading.Event
     gate.set()
 
 
-@pytest.fixture
-def served(gated: tuple[ModelLoader, threading.Event]) -> Iterator[tuple[Client, ModelLoader, threading.Event]]:
-    """build_demo around the gated loader, launched in this process (as gradio's own client tests do)."""
-    loader, gate = gated
+@contextmanager
+def serve(loader: ModelLoader) -> Iterator[tuple[Client, str]]:
+    """build_demo around `loader`, launched in this process (as gradio's own client tests do)."""
     demo = demo_app.build_demo(loader)
     demo.queue()
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     try:
-        yield Client(url, verbose=False, download_files=False), loader, gate
+        yield Client(url, verbose=False, download_files=False), url
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def served(gated: tuple[ModelLoader, threading.Event]) -> Iterator[tuple[Client, ModelLoader, threading.Event]]:
+    loader, gate = gated
+    try:
+        with serve(loader) as (client, _):
+            yield client, loader, gate
     finally:
         gate.set()
-        demo.close()
 
 
 def test_requests_during_loading_wait_for_the_model(served: tuple[Client, ModelLoader, threading.Event]) -> None:
@@ -78,13 +91,14 @@ def test_a_request_that_outwaits_the_load_is_told_to_retry(gated: tuple[ModelLoa
 
 def test_a_missing_model_folder_shows_error_status_and_classify_returns_it(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
-    with launch_app({"NSFW_MODEL": str(missing)}, tmp_path / "app.log") as running:
-        info = running.wait_for_status("error")
-        with urllib.request.urlopen(running.url, timeout=30) as page:
-            assert page.status == 200
-        client = Client(running.url, verbose=False, download_files=False)
+    loader = demo_app.create_loader(environ={"NSFW_MODEL": str(missing)})  # as main() reads NSFW_MODEL
+    with serve(loader) as (client, url):
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert page.status == 200  # the page is up, showing the error
+        info = client.predict(api_name="/model_info")
         with pytest.raises(AppError, match="the folder does not exist"):
             client.predict(handle_file(ROCKET), api_name="/classify")
+    assert 'data-status="error"' in status.status_html(loader)
     assert info["status"] == "error"
     assert info["id"] == "no-such-model"
     assert info["labels"] == [] and info["input_size"] is None
