@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,7 @@ from .errors import user_message
 from .loader import ModelLoader
 from .upload import upload_source
 
-__all__ = ["ELEM_ID", "EXAMPLES", "TITLE", "build"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "build"]
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
@@ -111,6 +108,7 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, threshold: float) ->
     if image is None:
         return (None, False, *render(None, threshold, False))
     try:
+        threshold = check_threshold(threshold)
         result = classify_upload(loader.wait(), upload_source(image))
     except Exception as error:  # every failure is shown in the verdict card; user_message logs unexpected ones
         message = user_message(error, "single-image classification")
