@@ -140,6 +140,9 @@ def score_series(
     )
 
 
+_BAND_EMPTY = '<p class="muted">Run the tab first: the band then sorts the same scores.</p>'
+
+
 def _percent_or_dash(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -180,34 +183,36 @@ def band_panel(
     elem_id: str,
     allow_below: float = 0.3,
     block_above: float = 0.7,
-) -> None:
+) -> Callable[..., None]:
     """An accordion with a review band over the scores kept in `state`: two sliders and the counts they give.
 
-    Call it inside a tab's layout. `scores_of(value)` returns (scores, labels or None) from the state's value; the
-    counts follow the state and the sliders without running the model.
+    Call it inside a tab's layout, then call the function it returns with the component(s) a run updates (e.g.
+    the summary): the counts follow their `.change` and the sliders, without running the model. (`state.change`
+    is not used: Gradio would hash the whole state on every event.) `scores_of(value)` returns (scores, labels or
+    None) from the state's value.
     """
     with gr.Accordion("Review band: allow / review / block", open=False, elem_id=elem_id):
-        with gr.Row():
-            low = gr.Slider(0.0, 1.0, value=allow_below, step=0.01, label="Allow below", elem_id=f"{elem_id}-allow")
-            high = gr.Slider(
-                0.0, 1.0, value=block_above, step=0.01, label="Block at or above", elem_id=f"{elem_id}-block"
-            )
-        counts = gr.HTML("", elem_id=f"{elem_id}-counts", padding=False)
+        low = gr.Slider(0.0, 1.0, value=allow_below, step=0.01, label="Allow below", elem_id=f"{elem_id}-allow")
+        high = gr.Slider(0.0, 1.0, value=block_above, step=0.01, label="Block at or above", elem_id=f"{elem_id}-block")
+        counts = gr.HTML(_BAND_EMPTY, elem_id=f"{elem_id}-counts", padding=False)
 
     def render(value: Any, allow: float, block: float) -> str:
         if value is None:
-            return '<p class="muted">Run the tab first: the band then sorts the same scores.</p>'
+            return _BAND_EMPTY
         try:
             return band_counts_html(*scores_of(value), allow, block)
         except Exception as error:  # an impossible band is shown in place of the counts
             return f'<p class="band-error" role="alert">{html.escape(user_message(error, "band counts"))}</p>'
 
-    gr.on(
-        [state.change, low.change, high.change],
-        render,
-        [state, low, high],
-        counts,
-        api_visibility="private",
-        queue=False,
-        show_progress="hidden",
-    )
+    def follow(*components: Any) -> None:
+        gr.on(
+            [low.change, high.change, *(component.change for component in components)],
+            render,
+            [state, low, high],
+            counts,
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
+
+    return follow

@@ -22,6 +22,7 @@ from model.batch import FileResult
 from model.reports import ModelRecord, batch_csv, batch_report, batch_summary
 from model.screening import classify_uploads
 
+from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .results import blurred, gallery_height, model_record, write_report
@@ -227,6 +228,9 @@ def build(loader: ModelLoader) -> None:
                 "Files that cannot be read are listed with the reason; the rest are still classified.",
                 elem_classes="muted",
             )
+            follow_band = band_panel(
+                state, lambda run: ([r.prediction.nsfw_score for r in run.results if r.prediction], None), "batch-band"
+            )
         with gr.Column(scale=7, min_width=320):
             summary = gr.HTML(_EMPTY, elem_id="batch-summary", css_template=_CSS, padding=False)
             with gr.Row():
@@ -253,6 +257,7 @@ def build(loader: ModelLoader) -> None:
             )
 
     views = [summary, table, gallery, csv_download, json_download]
+    follow_band(summary)
     button.click(
         partial(classify, loader),
         [files, threshold],

@@ -34,6 +34,7 @@ from model.reports import ModelRecord, evaluation_csv, evaluation_report, metric
 from model.screening import LabelledScores, load_previews, score_labelled
 
 from . import plots
+from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .results import blurred, gallery_height, model_record, write_report
@@ -445,6 +446,7 @@ def build(loader: ModelLoader) -> None:
                 "class. Every number comes from scikit-learn.",
                 elem_classes="muted",
             )
+            follow_band = band_panel(state, lambda run: (run.scores.scores, run.scores.labels), "evaluate-band")
         with gr.Column(scale=7, min_width=320):
             summary = gr.HTML(_EMPTY, elem_id="evaluate-summary", css_template=_CSS, padding=False)
             with gr.Row():
@@ -508,6 +510,7 @@ def build(loader: ModelLoader) -> None:
         metrics_download,
     ]
     options = [threshold, target_precision, target_recall, prevalence]
+    follow_band(summary)
     button.click(
         partial(start, loader),
         [files, *options],

@@ -12,6 +12,7 @@ from playwright.sync_api import Page
 
 from tests.support.app_process import RunningApp
 from tests.support.images import EXAMPLES, encode, photo
+from tests.support.zips import build_zip
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DECISION = "#moderate-decision .verdict"
@@ -173,3 +174,44 @@ def test_the_live_webcam_is_classified_continuously_with_a_rolling_plot(page: Pa
     page.wait_for_function("document.querySelectorAll('#live-plot svg circle').length >= 2")
     assert page.locator("#live-chart .band-chart").is_visible()
     screenshot(page, "live-webcam")
+
+
+def _upload_files(page: Page, selector: str, paths: list[Path]) -> None:
+    page.locator(f"{selector} input[type=file]").set_input_files([str(path) for path in paths])
+    page.wait_for_function(
+        "([selector, count]) => document.querySelectorAll(`${selector} tr.file a.download-link`).length === count",
+        arg=[selector, len(paths)],
+    )
+
+
+def test_batch_and_evaluate_count_the_band_and_the_automatic_errors(page: Page, tmp_path: Path) -> None:
+    labelled = tmp_path / "set.zip"
+    labelled.write_bytes(
+        build_zip(
+            {
+                "set/NSFW/rocket.jpg": (EXAMPLES / "rocket.jpg").read_bytes(),  # ~0.997: blocked
+                "set/NSFW/coffee.png": (EXAMPLES / "coffee.png").read_bytes(),  # ~0.53: review
+                "set/SFW/astronaut.png": (EXAMPLES / "astronaut.png").read_bytes(),  # ~0.06: allowed
+                "set/sfw/chelsea.png": (EXAMPLES / "chelsea.png").read_bytes(),  # ~0.32: review
+            }
+        )
+    )
+    page.get_by_role("tab", name="Batch").click()
+    _upload_files(page, "#batch-files", [labelled])
+    page.locator("#batch-run").click()
+    page.wait_for_selector("#batch-summary [data-state=done]")
+    page.click("#batch-band")
+    counts = page.wait_for_selector("#batch-band-counts .band-counts")
+    assert (counts.get_attribute("data-allow"), counts.get_attribute("data-review")) == ("1", "2")
+    set_slider(page, "batch-band-allow", 0.4)
+    page.wait_for_selector("#batch-band-counts .band-counts[data-allow='2'][data-review='1'][data-block='1']")
+
+    page.get_by_role("tab", name="Evaluate").click()
+    _upload_files(page, "#evaluate-files", [labelled])
+    page.locator("#evaluate-run").click()
+    page.wait_for_selector("#evaluate-summary [data-state=done]")
+    page.click("#evaluate-band")
+    page.wait_for_selector("#evaluate-band-counts .band-counts[data-review='2']")
+    text = page.inner_text("#evaluate-band-counts")
+    assert "NSFW allowed: 0 of 1 (0.0%)" in text and "safe blocked: 0 of 1 (0.0%)" in text
+    screenshot(page, "evaluate-review-band")
