@@ -25,6 +25,7 @@ from model.screening import classify_uploads
 from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
+from .mcp import bind
 from .results import blurred, gallery_height, model_record, write_report
 
 __all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "build", "classify_batch"]
@@ -304,7 +305,7 @@ def add_api(loader: ModelLoader) -> None:
         result = gr.JSON(label="result")
     gr.on(
         [],
-        partial(classify_batch, loader),
+        bind(classify_batch, loader),
         [files, threshold],
         result,
         api_name="classify_batch",

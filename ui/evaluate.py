@@ -37,6 +37,7 @@ from . import plots
 from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
+from .mcp import bind
 from .results import blurred, gallery_height, model_record, write_report
 
 __all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
@@ -580,7 +581,7 @@ def add_api(loader: ModelLoader) -> None:
         result = gr.JSON(label="result")
     gr.on(
         [],
-        partial(evaluate_set, loader),
+        bind(evaluate_set, loader, "evaluate"),
         [zip_file, threshold, target_precision, target_recall, prevalence],
         result,
         api_name="evaluate",
