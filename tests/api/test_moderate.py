@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
 from PIL import Image
 
 from tests.support.app_process import RunningApp
 from tests.support.images import EXAMPLES, encode, photo
 
+ROCKET = EXAMPLES / "rocket.jpg"
 KEYS = {"decision", "nsfw_score", "allow_below", "block_above", "tiles", "frames"}
 
 
@@ -110,9 +116,29 @@ def test_explain_returns_a_heatmap_with_the_inputs_aspect_ratio(
 def test_the_mcp_server_lists_classify_and_moderate_as_documented_tools(app: RunningApp) -> None:
     with urllib.request.urlopen(f"{app.url}gradio_api/mcp/schema", timeout=30) as response:
         tools = {tool["name"]: tool for tool in json.load(response)}
-    assert {"classify", "moderate", "explain", "model_info"} <= set(tools)
+    assert {"classify", "moderate", "explain", "model_info", "classify_batch", "evaluate"} <= set(tools)
     moderate = tools["moderate"]
     assert moderate["description"].startswith("Decide allow, review or block")
     assert list(moderate["inputSchema"]["properties"]) == ["image", "allow_below", "block_above", "scan"]
     assert "at or above" in moderate["inputSchema"]["properties"]["block_above"]["description"]
     assert tools["classify"]["inputSchema"]["properties"]["threshold"]["description"]
+
+
+def test_an_mcp_client_calls_moderate_on_an_uploaded_file(app: RunningApp) -> None:
+    with ROCKET.open("rb") as image:
+        [server_path] = httpx.post(
+            f"{app.url}gradio_api/upload", files={"files": ("rocket.jpg", image, "image/jpeg")}, timeout=30
+        ).json()
+
+    async def call() -> tuple[list[str], Any]:
+        url = f"{app.url}gradio_api/mcp/"
+        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = [tool.name for tool in (await session.list_tools()).tools]
+            arguments = {"image": f"{app.url}gradio_api/file={server_path}", "allow_below": 0.3, "block_above": 0.7}
+            return tools, await session.call_tool("moderate", {**arguments, "scan": False})
+
+    tools, result = asyncio.run(call())
+    assert {"classify", "moderate"} <= set(tools)
+    assert not result.isError
+    assert "'decision': 'block'" in result.content[0].text
