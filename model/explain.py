@@ -3,7 +3,8 @@
 What the map is: for each 16 x 16 patch the model sees, how much the class token's final state depends, through the
 attention layers, on that patch, weighting each attention link by whether it pushes the NSFW log-odds up (the
 self-attention rule of Chefer, Gur & Wolf, "Generic Attention-model Explainability for Interpreting Bi-Modal and
-Encoder-Decoder Transformers", ICCV 2021). Bright patches are where the evidence for "NSFW" was read.
+Encoder-Decoder Transformers", ICCV 2021). Bright patches are those the classification drew on through links that
+raise the NSFW score.
 
 What it is not: a segmentation, a proof, or a measure of how NSFW a region is. It shows where the model looked
 while raising the score, also on images that score low; it ignores the MLP layers' own contributions, it is coarse
