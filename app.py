@@ -51,7 +51,8 @@ def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float
 
 
 def model_info(loader: ModelLoader) -> dict[str, Any]:
-    """The model's state: {"status": "loading"|"ready"|"error", "id", "revision", "labels", "input_size", "error"}."""
+    """The model's state: {"status": "loading"|"ready"|"error", "id", "revision", "labels", "input_size", "error",
+    "note"}; "note" says why the model came from the local cache (Hub down, offline), else null."""
     info = loader.info
     if info is None:
         error = loader.error
@@ -62,6 +63,7 @@ def model_info(loader: ModelLoader) -> dict[str, Any]:
             "labels": [],
             "input_size": None,
             "error": str(error) if error is not None else None,
+            "note": None,
         }
     return {
         "status": "ready",
@@ -70,6 +72,7 @@ def model_info(loader: ModelLoader) -> dict[str, Any]:
         "labels": list(info.labels),
         "input_size": list(info.input_size),
         "error": None,
+        "note": info.note,
     }
 
 

@@ -21,6 +21,7 @@ ASTRONAUT = EXAMPLES / "astronaut.png"
 
 def test_model_info_describes_the_loaded_model(client: Client) -> None:
     info = client.predict(api_name="/model_info")
+    assert "HF_HUB_OFFLINE=1" in info.pop("note")  # the app under test loads from the cache, offline
     assert info == {
         "status": "ready",
         "id": REPO_ID,
