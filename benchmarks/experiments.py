@@ -7,7 +7,8 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch
 from PIL import Image
 
 from model import Classifier, decode_image
+from model.batching import MicroBatcher
 
 from .timing import summarise
 from .workload import BenchImage, Profile
@@ -148,8 +150,8 @@ def _reduced(image: Image.Image, min_side: int) -> Image.Image:
 
 
 def _decoding(classifier: Classifier, images: list[BenchImage], profile: Profile) -> dict[str, Any]:
-    """Per large JPEG: decode + preprocess time and NSFW score of the exact path, JPEG draft mode (as shipped),
-    and Pillow's `reduce` / `reducing_gap` applied before the model card's bicubic resize."""
+    """Per large JPEG: decode + preprocess time and NSFW score of the exact path, JPEG draft mode (as shipped, and
+    allowed to go smaller), and Pillow's `reduce` / `reducing_gap` applied before the model card's bicubic resize."""
     side = max(classifier.data_config["input_size"][1:])
     results: dict[str, Any] = {}
     for image in images:
@@ -161,6 +163,13 @@ def _decoding(classifier: Classifier, images: list[BenchImage], profile: Profile
         def draft(path: Path = path) -> torch.Tensor:
             decoded = decode_image(path, classifier.limits, draft_min_side=classifier.draft_min_side)
             return classifier.preprocess(decoded.image)
+
+        def draft_at(factor: float, path: Path = path) -> Callable[[], torch.Tensor]:
+            def run() -> torch.Tensor:
+                decoded = decode_image(path, classifier.limits, draft_min_side=round(factor * side))
+                return classifier.preprocess(decoded.image)
+
+            return run
 
         def reduce_2x(path: Path = path) -> torch.Tensor:
             return classifier.preprocess(_reduced(decode_image(path, classifier.limits).image, 2 * side))
@@ -179,6 +188,8 @@ def _decoding(classifier: Classifier, images: list[BenchImage], profile: Profile
         variants = {
             "exact decode": exact,
             "draft (as shipped)": draft,
+            "draft, short side >= 1.5x input": draft_at(1.5),
+            "draft, short side >= 1x input": draft_at(1.0),
             "exact + reduce to >=2x input": reduce_2x,
             "draft + reduce to >=2x input": draft_then_reduce,
             "exact + resize reducing_gap=2": reducing_gap,
@@ -199,8 +210,42 @@ def _decoding(classifier: Classifier, images: list[BenchImage], profile: Profile
     return results
 
 
-def run_experiments(classifier: Classifier, images: list[BenchImage], profile: Profile) -> dict[str, Any]:
-    """Every model-level experiment; returns their numbers (nothing here changes the shipped code)."""
+def _concurrent_requests(classifier: Classifier, paths: Sequence[Path], clients: int, profile: Profile) -> dict:
+    """Distinct small JPEGs, each decoded, preprocessed and classified as /classify does: one request at a time
+    (the app's former concurrency limit of 1), `clients` at once without merging (decoding overlaps, forward passes
+    queue), and `clients` at once merged into shared forward passes (as shipped). Images per second."""
+
+    def request(path: Path, forward: Callable[[torch.Tensor], object]) -> object:
+        decoded = decode_image(path, classifier.limits, draft_min_side=classifier.draft_min_side)
+        return forward(classifier.preprocess(decoded.image).unsqueeze(0))
+
+    unmerged = MicroBatcher(classifier._forward, max_batch=1, name="inference (unmerged)")
+    pool = ThreadPoolExecutor(clients)
+
+    def at_once(forward: Callable[[torch.Tensor], object]) -> Callable[[], object]:
+        return lambda: list(pool.map(lambda path: request(path, forward), paths))
+
+    variants = {
+        "one at a time": lambda: [request(path, classifier.predict_tensor) for path in paths],
+        f"{clients} at once, not merged": at_once(unmerged.run),
+        f"{clients} at once, merged (as shipped)": at_once(classifier.predict_tensor),
+    }
+    try:
+        stats = _interleaved(variants, min(profile.warmup, 1), max(1, profile.repeats // 2))
+    finally:
+        pool.shutdown()
+    return {
+        "requests": len(paths),
+        "images_per_s": {name: round(1000 * len(paths) / value["median_ms"], 2) for name, value in stats.items()},
+        "wall_ms": stats,
+    }
+
+
+def run_experiments(
+    classifier: Classifier, images: list[BenchImage], distinct: Sequence[Path], profile: Profile
+) -> dict[str, Any]:
+    """Every model-level experiment; returns their numbers (nothing here changes the shipped code). `distinct` are
+    small images, all different, for the concurrent-requests experiment."""
     sample = torch.stack([classifier.preprocess(decode_image(images[0].path, classifier.limits).image)])
     experiments: dict[str, Any] = {}
     for name, run in (
@@ -208,6 +253,7 @@ def run_experiments(classifier: Classifier, images: list[BenchImage], profile: P
         ("batch_sizes", lambda: _batch_sizes(classifier, sample, profile)),
         ("forward_variants", lambda: _forward_variants(classifier, sample, profile)),
         ("decoding", lambda: _decoding(classifier, [image for image in images if image.role != "small"], profile)),
+        ("concurrent_requests", lambda: _concurrent_requests(classifier, distinct, min(8, len(distinct)), profile)),
     ):
         logger.info("Experiment: %s", name)
         experiments[name] = run()

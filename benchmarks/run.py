@@ -95,15 +95,17 @@ def _meta(profile: Profile) -> dict[str, Any]:
 def _side_by_side(
     card: CardPipeline,
     ours: OurPipeline,
-    caller: api.ApiCaller | None,
+    callers: dict[str, api.ApiCaller | api.HttpCaller],
     images: Sequence[BenchImage],
     profile: Profile,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Interleaved rounds: each round runs every image through the card's pipeline, ours and the API, then a few
-    bare forward passes, so load from elsewhere falls on all of them alike. Each round sends other bytes (the same
-    pixels), so no cache answers; re-submitting identical bytes is timed after the rounds. Returns latencies and
-    score checks."""
-    durations: dict[str, dict[str, list[float]]] = {"card": {}, "ours": {}, "api": {}, "api_resubmit": {}}
+    """Interleaved rounds: each round runs every image through the card's pipeline, ours and each API caller
+    (gradio_client, plain HTTP), then a few bare forward passes, so load from elsewhere falls on all of them alike.
+    Each round sends other bytes (the same pixels), so no cache answers; re-submitting identical bytes is timed
+    after the rounds. Returns latencies and score checks."""
+    durations: dict[str, dict[str, list[float]]] = {"card": {}, "ours": {}}
+    for name in callers:
+        durations[name], durations[f"{name}_resubmit"] = {}, {}
     forwards: list[float] = []
     server_timings: dict[str, list[dict[str, float]]] = {}
     scores: dict[str, dict[str, float]] = {}
@@ -111,13 +113,14 @@ def _side_by_side(
     for round_index in range(profile.warmup + profile.repeats):
         timed = round_index >= profile.warmup
         for image in images:
-            path = image.rounds[round_index]
+            path = image.copy(round_index)
             calls = {
                 "card": lambda path=path: card(path)[nsfw_index],
                 "ours": lambda path=path: ours(path),
             }
-            if caller is not None:
-                calls["api"] = lambda path=path: caller.classify(path)
+            for slot, (name, caller) in enumerate(callers.items()):
+                copy = image.copy(round_index, slot)
+                calls[name] = lambda path=copy, caller=caller: caller.classify(path)
             for pipeline, call in calls.items():
                 started = time.perf_counter()
                 output = call()
@@ -125,8 +128,9 @@ def _side_by_side(
                 if not timed:
                     continue
                 durations[pipeline].setdefault(image.role, []).append(elapsed)
-                if pipeline == "api":
-                    server_timings.setdefault(image.role, []).append(output["timings_ms"])
+                if pipeline in callers:
+                    if pipeline == "api":
+                        server_timings.setdefault(image.role, []).append(output["timings_ms"])
                     output = output["nsfw_score"]
                 scores.setdefault(image.role, {})[pipeline] = output
         for _ in range(FORWARDS_PER_ROUND):
@@ -134,13 +138,15 @@ def _side_by_side(
             ours.forward()
             if timed:
                 forwards.append(1000 * (time.perf_counter() - started))
-    if caller is not None:
-        # The same bytes again (the last round's copy): what a user re-submitting an image waits.
+    # The same bytes again (the caller's copy of the last round): what a user re-submitting an image waits.
+    last = profile.warmup + profile.repeats - 1
+    for slot, (name, caller) in enumerate(callers.items()):
         for image in images:
             for _ in range(profile.repeats):
                 started = time.perf_counter()
-                caller.classify(image.rounds[-1])
-                durations["api_resubmit"].setdefault(image.role, []).append(1000 * (time.perf_counter() - started))
+                caller.classify(image.copy(last, slot))
+                elapsed = 1000 * (time.perf_counter() - started)
+                durations[f"{name}_resubmit"].setdefault(image.role, []).append(elapsed)
     latency: dict[str, Any] = {
         pipeline: {role: summarise(values).as_dict() for role, values in by_role.items()}
         for pipeline, by_role in durations.items()
@@ -178,9 +184,10 @@ def _measure_api(
         results["idle_rss_mb"] = round(server.rss_bytes() / 2**20, 1)
         rounds = profile.warmup + profile.repeats
         with section("latency", "Latency: card pipeline, ours and the API, %d rounds", rounds):
-            caller = api.ApiCaller(server.url)
-            latency, checks = _side_by_side(card, ours, caller, workload.images, profile)
-            caller.close()
+            callers = {"api": api.ApiCaller(server.url), "api_http": api.HttpCaller(server.url)}
+            latency, checks = _side_by_side(card, ours, callers, workload.images, profile)
+            for caller in callers.values():
+                caller.close()
         results["throughput"] = []
         for clients in profile.clients:
             with section(f"clients_{clients}", "Throughput: %d concurrent clients", clients):
@@ -223,12 +230,13 @@ def run_benchmark(profile: Profile, work: Path, *, with_api: bool = True, with_e
         results["api"], latency, checks = _measure_api(workload, profile, work, card, ours, section)
     else:
         with section("latency", "Latency: card pipeline and ours"):
-            latency, checks = _side_by_side(card, ours, None, workload.images, profile)
+            latency, checks = _side_by_side(card, ours, {}, workload.images, profile)
     results["latency_ms"] = latency
     results["score_checks"] = checks
     if with_experiments:
         with section("experiments", "Experiments"):
-            results["experiments"] = run_experiments(ours.classifier, list(workload.images), profile)
+            distinct = max(workload.throughput_images.values(), key=len)
+            results["experiments"] = run_experiments(ours.classifier, list(workload.images), distinct, profile)
     results["ratios"] = report.ratios(results)
     results["targets"] = report.targets(results)
     meta["load_average_end"] = [round(value, 2) for value in os.getloadavg()]

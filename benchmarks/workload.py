@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 #: The size of an ordinary web photo, and of the distinct images the throughput clients send.
 SMALL_SIZE = (600, 400)
 JPEG_QUALITY = 90
+#: Files with distinct bytes per image and round: one per API client measured side by side.
+COPIES_PER_ROUND = 2
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,9 @@ PROFILES: dict[str, Profile] = {
 class BenchImage:
     """One test image on disk: `role` is small, camera or large.
 
-    `rounds` holds one copy per timed round with different bytes (a JPEG comment naming the round) and the same
-    pixels, so that a cache keyed by the upload's hash cannot answer a round from an earlier one.
+    `copies` holds `COPIES_PER_ROUND` files per round with different bytes (a JPEG comment naming the round and
+    slot) and the same pixels, so that a cache keyed by the upload's hash cannot answer one API client's request
+    from an earlier round or from the other client.
     """
 
     role: str
@@ -118,7 +121,10 @@ class BenchImage:
     path: Path
     width: int
     height: int
-    rounds: tuple[Path, ...] = ()
+    copies: tuple[Path, ...] = ()
+
+    def copy(self, round_index: int, slot: int = 0) -> Path:
+        return self.copies[round_index * COPIES_PER_ROUND + slot]
 
     @property
     def megapixels(self) -> float:
@@ -164,18 +170,19 @@ def with_comment(jpeg: bytes, comment: str) -> bytes:
 
 
 def _bench_image(role: str, path: Path, rounds: int) -> BenchImage:
+    """The image with `COPIES_PER_ROUND` distinct-bytes copies for each of `rounds` rounds."""
     with Image.open(path) as image:
         width, height = image.size
     megapixels = width * height / 1e6
     label = f"{width}x{height} JPEG" if megapixels < 1 else f"{megapixels:.0f} MP JPEG"
     copies = tuple(
         _write_once(
-            path.parent / "rounds" / f"{path.stem}-round{index}.jpg",
-            lambda index=index: with_comment(path.read_bytes(), f"benchmark round {index}"),
+            path.parent / "copies" / f"{path.stem}-{index}.jpg",
+            lambda index=index: with_comment(path.read_bytes(), f"benchmark copy {index}"),
         )
-        for index in range(rounds)
+        for index in range(rounds * COPIES_PER_ROUND)
     )
-    return BenchImage(role=role, label=label, path=path, width=width, height=height, rounds=copies)
+    return BenchImage(role=role, label=label, path=path, width=width, height=height, copies=copies)
 
 
 def requests_per_level(profile: Profile, clients: int) -> int:

@@ -52,12 +52,12 @@ def test_the_floor_counts_the_vit_tiny_flops(results: dict) -> None:
 
 def test_every_pipeline_is_timed_on_every_image_and_scores_agree(results: dict) -> None:
     latency = results["latency_ms"]
-    for pipeline in ("card", "ours", "api"):
+    for pipeline in ("card", "ours", "api", "api_resubmit", "api_http", "api_http_resubmit"):
         assert set(latency[pipeline]) == ROLES
         assert all(stats["median_ms"] > 0 and stats["count"] == 1 for stats in latency[pipeline].values())
     assert latency["bare_forward"]["median_ms"] > 0
     for check in results["score_checks"].values():
-        assert set(check["nsfw_score"]) == {"card", "ours", "api"}
+        assert set(check["nsfw_score"]) == {"card", "ours", "api", "api_http"}
         assert check["largest_difference_vs_card"] <= 1e-4
 
 
@@ -87,7 +87,8 @@ def test_every_target_is_listed_with_its_limit(results: dict) -> None:
 
 def test_the_experiments_report_scores_within_the_fidelity_bound(results: dict) -> None:
     experiments = results["experiments"]
-    assert {"threads", "batch_sizes", "forward_variants", "decoding"} <= set(experiments)
+    assert {"threads", "batch_sizes", "forward_variants", "decoding", "concurrent_requests"} <= set(experiments)
+    assert len(experiments["concurrent_requests"]["images_per_s"]) == 3
     assert set(experiments["batch_sizes"]["ms_per_image"]) == {"batch 1", "batch 2"}
     for image in experiments["decoding"].values():
         assert image["within_fidelity_bound"]["draft (as shipped)"]
