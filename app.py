@@ -17,6 +17,7 @@ from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
 from ui.mcp import bind
 from ui.upload import refuse_remote_files, upload_source
+from ui.upload_cache import make_cache_sweep_safe
 
 __all__ = ["TABS", "build_demo", "classify", "main", "model_info"]
 
@@ -151,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo = build_demo(loader)
     # Requests waiting beyond NSFW_QUEUE_SIZE get "queue full" at once (HTTP 503) rather than waiting minutes.
     demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)
+    make_cache_sweep_safe()  # Gradio's own sweep of DELETE_CACHE stops for good under steady uploads
     demo.launch(
         share=args.share,
         # Zips for the Batch and Evaluate tabs may be larger than one image; each image is still held to its limit.
