@@ -21,17 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_curve,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-    roc_curve,
-)
 
 from .errors import ConfigurationError, EvaluationError, MissingLabelsError, SingleClassError
 from .thresholds import NSFW, SFW, check_threshold
@@ -251,6 +240,9 @@ def compute_curves(labels: Sequence[int | bool], scores: Sequence[float]) -> Cur
     Raises:
         EvaluationError: a subclass when there are no scores, no labels, or only one class.
     """
+    # Imported here, not at the top: scikit-learn (with SciPy) adds about a second to the app's start.
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
     y_true, y_score = _arrays(labels, scores)
     pr_precision, pr_recall, pr_thresholds = precision_recall_curve(y_true, y_score)
     roc_fpr, roc_tpr, roc_thresholds = roc_curve(y_true, y_score, drop_intermediate=False)
@@ -371,6 +363,8 @@ def evaluate(
         EvaluationError: a subclass when there are no scores, no labels, or only one class.
         ConfigurationError: when the threshold, a target or the prevalence is out of range.
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+
     threshold = check_threshold(threshold)
     _check_fraction(target_precision, "target precision")
     _check_fraction(target_recall, "target recall")

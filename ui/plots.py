@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from matplotlib.figure import Figure
 
 from model.metrics import Curves, Evaluation, precision_at_prevalence
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["metrics_by_threshold", "precision_recall", "roc"]
 
@@ -17,6 +21,9 @@ _GREY = "#94a3b8"
 
 
 def _figure(title: str) -> tuple[Figure, object]:
+    # Imported here, not at the top: matplotlib adds most of a second to the app's start.
+    from matplotlib.figure import Figure
+
     # A bare Figure (not pyplot): no global registry to leak into, freed with its last reference.
     figure = Figure(figsize=_SIZE, dpi=110, layout="constrained")
     axes = figure.add_subplot()
