@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_flops", "floor", "gemm_rate", "linear_shapes", "measure_gemm"]
+__all__ = ["count_flops", "floor", "gemm_rate", "linear_shapes", "measure_gemm", "remeasure_peak"]
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,22 @@ def measure_gemm(
         "model_shapes_gflops": round(total_flops / total_seconds / 1e9, 1),
         "model_linear_ms_at_batch_1": round(1000 * total_seconds, 1),
     }
+
+
+def remeasure_peak(gemm: dict[str, Any], sizes: tuple[int, ...], repeats: int, sample_flops: float) -> None:
+    """Measure the square GEMMs again (at the end of a run) and keep the better peak: on a shared CPU, load from
+    elsewhere only ever lowers a rate, so the higher of two measurements is the closer to what the CPU can do."""
+    again = max(gemm_rate(size, size, size, repeats, sample_flops)[0] for size in sizes)
+    gemm["peak_gflops_first"] = gemm["peak_gflops"]
+    gemm["peak_gflops_again"] = round(again, 1)
+    gemm["peak_gflops"] = max(gemm["peak_gflops"], gemm["peak_gflops_again"])
+    # For reference: one core's rate (issue 5 quoted ~70 GFLOP/s for this machine, about one core's worth).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gemm["one_thread_gflops"] = round(gemm_rate(max(sizes), max(sizes), max(sizes), repeats, sample_flops)[0], 1)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def floor(flops: dict[str, Any], gemm: dict[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,11 @@ def format_table(results: dict[str, Any]) -> str:
         f"(model's shapes at batch 1: {gemm['model_shapes_gflops']:.1f}) = {bound['ms_per_image']:.1f} ms/image, "
         f"{bound['images_per_s']:.2f} images/s"
     )
+    if "peak_gflops_again" in gemm:
+        lines.append(
+            f"GEMM peak at start {gemm['peak_gflops_first']:.1f}, at end {gemm['peak_gflops_again']:.1f} GFLOP/s "
+            f"(the higher is used); one thread {gemm['one_thread_gflops']:.1f} GFLOP/s"
+        )
     latency = results["latency_ms"]
     ratio = results["ratios"]
     lines.append("")
