@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TARGETS", "format_table", "ratios", "targets"]
+__all__ = ["TARGETS", "format_markdown", "format_table", "ratios", "targets"]
 
 #: Issue 5's targets, each as (name, the ratio or value it bounds, comparison, limit).
 TARGETS: tuple[tuple[str, str, str, float], ...] = (
@@ -184,3 +184,142 @@ def format_table(results: dict[str, Any]) -> str:
         value = "-" if row["value"] is None else f"{row['value']:g}"
         lines.append(f"  [{mark:^12}] {row['target']}: {value} ({row['comparison']} {row['limit']:g})")
     return "\n".join(lines)
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _markdown_table(header: list[str], rows: list[list[object]]) -> list[str]:
+    return [_row(*header), _row(*(["---"] * len(header))), *(_row(*row) for row in rows)]
+
+
+def _experiment_tables(experiments: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    threads = experiments.get("threads")
+    if threads:
+        rows = [[name, _cell(stats["median_ms"])] for name, stats in threads["forward_ms"].items()]
+        lines += ["", "Torch threads, one forward pass (median ms):", ""]
+        lines += _markdown_table(["threads", "ms"], rows)
+        rows = [[name, _cell(value, 2)] for name, value in threads["images_per_s"].items()]
+        lines += ["", "Forward passes back to back (images/s):", ""]
+        lines += _markdown_table(["inference workers", "images/s"], rows)
+    batches = experiments.get("batch_sizes")
+    if batches:
+        rows = [[name, _cell(value)] for name, value in batches["ms_per_image"].items()]
+        lines += ["", "Batched forward pass (median ms per image):", ""]
+        lines += _markdown_table(["batch", "ms/image"], rows)
+    variants = experiments.get("forward_variants")
+    if variants:
+        rows = [
+            [name, _cell(stats["median_ms"]), _cell(variants["vs_shipped"][name], 2)]
+            for name, stats in variants["forward_ms"].items()
+        ]
+        lines += ["", "Forward-pass variants, batch 1 (median ms):", ""]
+        lines += _markdown_table(["variant", "ms", "vs shipped"], rows)
+        if "torch.compile first call s" in variants:
+            lines.append(f"\ntorch.compile's first call took {variants['torch.compile first call s']} s.")
+    for decoding in experiments.get("decoding", {}).values():
+        rows = [
+            [name, _cell(stats["median_ms"]), f"{decoding['nsfw_score_difference_vs_exact'][name]:.5f}"]
+            for name, stats in decoding["decode_and_preprocess_ms"].items()
+        ]
+        lines += ["", f"Decoding and preprocessing the {decoding['label']} (median ms; NSFW score vs exact):", ""]
+        lines += _markdown_table(["path", "ms", "score difference"], rows)
+    concurrent = experiments.get("concurrent_requests")
+    if concurrent:
+        rows = [[name, _cell(value, 2)] for name, value in concurrent["images_per_s"].items()]
+        lines += ["", f"{concurrent['requests']} distinct small JPEGs decoded and classified (images/s):", ""]
+        lines += _markdown_table(["requests", "images/s"], rows)
+    return lines
+
+
+def format_markdown(results: dict[str, Any]) -> str:
+    """The same results as Markdown tables, for docs/PERFORMANCE.md."""
+    meta, latency, ratio = results["meta"], results["latency_ms"], results["ratios"]
+    flops, gemm, bound = results["floor"]["flops"], results["floor"]["gemm"], results["floor"]["floor"]
+    lines = [
+        f"Profile `{meta['profile']}`, {meta['cpu']}, {meta['cores']} cores, torch {meta['torch']} with "
+        f"{meta['torch_threads']} threads, commit {meta['git_commit']}; load average "
+        f"{meta['load_average_start'][0]:.2f} at start, {meta['load_average_end'][0]:.2f} at end.",
+        "",
+        f"Floor: {flops['total_gflop']:.2f} GFLOP per image ({flops['linear_gflop']:.2f} in linear layers, "
+        f"{flops['attention_gflop']:.2f} in attention) at {gemm['peak_gflops']:.1f} GFLOP/s (peak fp32 GEMM) = "
+        f"**{bound['ms_per_image']:.1f} ms per image, {bound['images_per_s']:.2f} images/s**.",
+        "",
+    ]
+
+    def median(pipeline: str, role: str) -> str:
+        return _cell(latency.get(pipeline, {}).get(role, {}).get("median_ms"))
+
+    rows = [
+        [
+            image["label"],
+            median("card", role),
+            median("ours", role),
+            median("api", role),
+            median("api_http", role),
+            median("api_http_resubmit", role),
+            _cell(ratio[f"ours_{role}_vs_card"], 2),
+            _cell(ratio[f"api_{role}_vs_card"], 2),
+            _cell(ratio[f"api_http_{role}_vs_card"], 2),
+        ]
+        for role, image in results["images"].items()
+    ]
+    rows.append(["bare forward pass", "", _cell(latency["bare_forward"]["median_ms"]), "", "", "", "", "", ""])
+    rows.append(["floor", "", _cell(bound["ms_per_image"]), "", "", "", "", "", ""])
+    lines += _markdown_table(
+        [
+            "median ms",
+            "model card",
+            "ours",
+            "API (gradio_client)",
+            "API (HTTP)",
+            "same bytes again (HTTP)",
+            "ours / card",
+            "client / card",
+            "HTTP / card",
+        ],
+        rows,
+    )
+    api = results.get("api", {})
+    if api.get("throughput"):
+        rows = [
+            [
+                level["clients"],
+                _cell(level["images_per_s"], 2),
+                _cell(ratio.get(f"clients_{level['clients']}_vs_floor"), 2),
+                level["errors"],
+                _cell(level["latency_ms"]["median_ms"] if level["latency_ms"] else None),
+                level["max_queue_size"],
+                _cell(level["peak_rss_mb"], 0),
+            ]
+            for level in api["throughput"]
+        ]
+        lines += ["", "Concurrent API clients (gradio_client, distinct 600x400 JPEGs):", ""]
+        lines += _markdown_table(
+            ["clients", "images/s", "vs floor", "errors", "median latency ms", "largest queue", "peak RSS MB"], rows
+        )
+    rows = [
+        [
+            row["target"],
+            "-" if row["value"] is None else f"{row['value']:g}",
+            f"{row['comparison']} {row['limit']:g}",
+            {True: "met", False: "**not met**", None: "not measured"}[row["met"]],
+        ]
+        for row in results["targets"]
+    ]
+    lines += ["", "Targets (issue 5):", ""]
+    lines += _markdown_table(["target", "measured", "limit", ""], rows)
+    if results.get("experiments"):
+        lines += _experiment_tables(results["experiments"])
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    # `python -m benchmarks.report RESULTS.json`: the Markdown tables of a saved run.
+    sys.stdout.write(format_markdown(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))) + "\n")

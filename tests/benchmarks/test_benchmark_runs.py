@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.report import TARGETS
+from benchmarks.report import TARGETS, format_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = {"small", "camera", "large"}
@@ -92,3 +92,11 @@ def test_the_experiments_report_scores_within_the_fidelity_bound(results: dict) 
     assert set(experiments["batch_sizes"]["ms_per_image"]) == {"batch 1", "batch 2"}
     for image in experiments["decoding"].values():
         assert image["within_fidelity_bound"]["draft (as shipped)"]
+
+
+def test_the_markdown_report_has_the_latency_throughput_and_target_tables(results: dict) -> None:
+    markdown = format_markdown(results)
+    assert "| median ms | model card | ours |" in markdown
+    assert "| clients | images/s |" in markdown
+    assert markdown.count("| threshold change, server ms (median) |") == 1
+    assert "Batched forward pass" in markdown
