@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["EXAMPLES", "photo", "drawing", "noise_photo", "encode", "large_jpeg"]
+__all__ = ["EXAMPLES", "drawing", "encode", "large_jpeg", "noise_photo", "photo"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
