@@ -182,6 +182,7 @@ def _measure_api(
         with section("app_start", "Starting the app on the stand-in folder"):
             results["startup_s"] = server.wait_until_ready()
         results["idle_rss_mb"] = round(server.rss_bytes() / 2**20, 1)
+        results["idle_cpu_percent"] = server.cpu_percent()
         rounds = profile.warmup + profile.repeats
         with section("latency", "Latency: card pipeline, ours and the API, %d rounds", rounds):
             callers = {"api": api.ApiCaller(server.url), "api_http": api.HttpCaller(server.url)}

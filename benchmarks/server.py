@@ -171,6 +171,17 @@ class AppServer:
         except psutil.Error:
             return 0
 
+    def cpu_percent(self, seconds: float = 2.0) -> float:
+        """CPU used by the app over `seconds` (100 = one core), e.g. while it is idle."""
+        if self.process is None:
+            return 0.0
+        process = psutil.Process(self.process.pid)
+        before = process.cpu_times()
+        time.sleep(seconds)
+        after = process.cpu_times()
+        used = (after.user - before.user) + (after.system - before.system)
+        return round(100 * used / seconds, 1)
+
     def queue_size(self) -> int:
         answer = self.http.get("/queue/status")
         answer.raise_for_status()
