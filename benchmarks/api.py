@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import statistics
+import sys
 import threading
 import time
 import uuid
@@ -14,12 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from gradio_client import Client, handle_file
 
 from .server import AppServer
 from .timing import summarise
 
-__all__ = ["ApiCaller", "HttpCaller", "cold_start", "threshold_change", "throughput"]
+__all__ = [
+    "APP_CONFIGURATIONS",
+    "ApiCaller",
+    "HttpCaller",
+    "cold_start",
+    "compare_configurations",
+    "threshold_change",
+    "throughput",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -102,13 +112,20 @@ class _Sampler(threading.Thread):
         self.join()
 
 
-def throughput(server: AppServer, clients: int, images: Sequence[Path], level_seconds: float) -> dict[str, Any]:
+def throughput(
+    server: AppServer,
+    clients: int,
+    images: Sequence[Path],
+    level_seconds: float,
+    caller: type[ApiCaller | HttpCaller] = ApiCaller,
+) -> dict[str, Any]:
     """`clients` API clients, each in its own thread and session, send distinct images back to back.
 
     Each client sends its share of `images` (so no image is sent twice) and stops starting new requests after
-    `level_seconds`. Errors (raised by the client) are counted, not retried.
+    `level_seconds`. Errors (raised by the client) are counted, not retried. The app's CPU time and this process's
+    (the clients') are reported per image: on a small machine both come out of the same cores.
     """
-    callers = [ApiCaller(server.url) for _ in range(clients)]
+    callers = [caller(server.url) for _ in range(clients)]
     shares = [list(images[index::clients]) for index in range(clients)]
     latencies: list[float] = []
     errors: list[str] = []
@@ -116,7 +133,7 @@ def throughput(server: AppServer, clients: int, images: Sequence[Path], level_se
     barrier = threading.Barrier(clients + 1)
     finished: list[float] = []
 
-    def send(caller: ApiCaller, share: list[Path]) -> None:
+    def send(caller: ApiCaller | HttpCaller, share: list[Path]) -> None:
         barrier.wait()
         deadline = time.perf_counter() + level_seconds
         for path in share:
@@ -142,11 +159,14 @@ def throughput(server: AppServer, clients: int, images: Sequence[Path], level_se
     for thread in threads:
         thread.start()
     sampler.start()
+    this_process = psutil.Process()
+    server_cpu, client_cpu = server.cpu_seconds(), sum(this_process.cpu_times()[:2])
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = max(finished) - started
+    server_cpu, client_cpu = server.cpu_seconds() - server_cpu, sum(this_process.cpu_times()[:2]) - client_cpu
     sampler.stop()
     for caller in callers:
         caller.close()
@@ -162,6 +182,9 @@ def throughput(server: AppServer, clients: int, images: Sequence[Path], level_se
         "latency_ms": summarise(latencies).as_dict() if latencies else None,
         "peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
         "max_queue_size": sampler.max_queue,
+        "client": "gradio_client" if caller is ApiCaller else "plain HTTP",
+        "app_cpu_ms_per_image": round(1000 * server_cpu / completed, 1) if completed else None,
+        "client_cpu_ms_per_image": round(1000 * client_cpu / completed, 1) if completed else None,
     }
 
 
@@ -294,3 +317,35 @@ def cold_start(hf_home: Path, folder: Path, repeats: int) -> dict[str, Any]:
         "listening_s": statistics.median(run["listening_s"] for run in runs),
         "ready_s": statistics.median(run["ready_s"] for run in runs),
     }
+
+
+#: The app as shipped and with the means of issue 5 taken away one by one, for `compare_configurations`.
+APP_CONFIGURATIONS: dict[str, tuple[dict[str, str], str]] = {
+    # The former setting: one /classify request at a time (decoding waits for the previous forward pass).
+    "one request at a time": ({}, "import app; app.CLASSIFY_CONCURRENCY = 1; app.main()"),
+    # Requests decode at the same time, but each forward pass takes one image.
+    "8 at once, not merged": ({"NSFW_BATCH_SIZE": "1"}, "import app; app.main()"),
+    "8 at once, merged (as shipped)": ({}, "import app; app.main()"),
+}
+
+
+def compare_configurations(
+    standin_dir: Path, folder: Path, clients: int, images: Sequence[Path], names: Sequence[str], level_seconds: float
+) -> dict[str, Any]:
+    """Start the app once per configuration in `names` (keys of `APP_CONFIGURATIONS`) and measure `clients` plain
+    HTTP clients on `images` (each app starts with an empty cache, so every image is new to it)."""
+    results = {}
+    for index, name in enumerate(names):
+        environ, code = APP_CONFIGURATIONS[name]
+        server = AppServer(
+            {"NSFW_MODEL": str(standin_dir), "HF_HUB_OFFLINE": "1", **environ},
+            folder / f"configuration-{index}.log",
+            folder / "gradio-tmp",
+            command=[sys.executable, "-c", code],
+        )
+        with server:
+            server.wait_until_ready()
+            HttpCaller(server.url).classify(images[0])  # warm-up: the first forward pass is slower
+            results[name] = throughput(server, clients, images[1:], level_seconds, caller=HttpCaller)
+        logger.info("Configuration %r: %.2f images/s", name, results[name]["images_per_s"])
+    return results

@@ -189,11 +189,13 @@ def _measure_api(
             latency, checks = _side_by_side(card, ours, callers, workload.images, profile)
             for caller in callers.values():
                 caller.close()
-        results["throughput"] = []
-        for clients in profile.clients:
-            with section(f"clients_{clients}", "Throughput: %d concurrent clients", clients):
-                level = api.throughput(server, clients, workload.throughput_images[clients], profile.level_seconds)
-            results["throughput"].append(level)
+        results["throughput"], results["throughput_gradio_client"] = [], []
+        for kind, clients in workload.throughput_images:
+            images = workload.throughput_images[(kind, clients)]
+            caller = api.HttpCaller if kind == "http" else api.ApiCaller
+            with section(f"{kind}_clients_{clients}", "Throughput: %d concurrent %s clients", clients, kind):
+                level = api.throughput(server, clients, images, profile.level_seconds, caller=caller)
+            results["throughput" if kind == "http" else "throughput_gradio_client"].append(level)
         small = next(image for image in workload.images if image.role == "small")
         with section("threshold_change", "Threshold changes"):
             try:
@@ -239,8 +241,19 @@ def run_benchmark(profile: Profile, work: Path, *, with_api: bool = True, with_e
         results["floor"]["floor"] = floor.floor(flops, gemm)
     if with_experiments:
         with section("experiments", "Experiments"):
-            distinct = max(workload.throughput_images.values(), key=len)
+            distinct = workload.throughput_images[("http", max(profile.clients))]
             results["experiments"] = run_experiments(ours.classifier, list(workload.images), distinct, profile)
+        if with_api:
+            clients = max(count for count in profile.clients if count <= 8)
+            with section("app_configurations", "Experiment: app configurations under %d clients", clients):
+                results["experiments"]["app_configurations"] = api.compare_configurations(
+                    workload.standin_dir,
+                    work,
+                    clients,
+                    workload.throughput_images[("http", clients)],
+                    profile.app_configurations,
+                    profile.level_seconds,
+                )
     results["ratios"] = report.ratios(results)
     results["targets"] = report.targets(results)
     meta["load_average_end"] = [round(value, 2) for value in os.getloadavg()]

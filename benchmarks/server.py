@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,17 @@ class AppServer:
         environ: variables set for the app on top of this process's environment (a value of None removes one).
         log_path: where the app's stdout and stderr go.
         temp_dir: Gradio's upload folder for this server (kept out of the shared /tmp/gradio).
+        command: what to run instead of `python app.py` (run in the repository root).
     """
 
-    def __init__(self, environ: Mapping[str, str | None], log_path: Path, temp_dir: Path) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str | None],
+        log_path: Path,
+        temp_dir: Path,
+        command: Sequence[str] | None = None,
+    ) -> None:
+        self.command = list(command) if command is not None else [sys.executable, str(ROOT / "app.py")]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -81,7 +89,7 @@ class AppServer:
         log = self.log_path.open("wb")
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")],
+            self.command,
             cwd=ROOT,
             env=self.environment,
             stdout=log,
@@ -170,6 +178,16 @@ class AppServer:
             return sum(process.memory_info().rss for process in [root, *root.children(recursive=True)])
         except psutil.Error:
             return 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the app has used so far (user + system, all threads)."""
+        if self.process is None:
+            return 0.0
+        try:
+            times = psutil.Process(self.process.pid).cpu_times()
+        except psutil.Error:
+            return 0.0
+        return times.user + times.system
 
     def cpu_percent(self, seconds: float = 2.0) -> float:
         """CPU used by the app over `seconds` (100 = one core), e.g. while it is idle."""

@@ -37,7 +37,9 @@ class Profile:
     gemm_repeats: int
     #: FLOPs per timed GEMM sample (small shapes are repeated until they reach it).
     gemm_sample_flops: float
+    #: Concurrent plain-HTTP clients per throughput level, and the levels repeated with gradio_client.
     clients: tuple[int, ...]
+    gradio_client_levels: tuple[int, ...]
     #: Requests per throughput level: at least this many, and at least `rounds_per_client` per client.
     min_requests: int
     rounds_per_client: int
@@ -48,6 +50,12 @@ class Profile:
     batch_sizes: tuple[int, ...]
     #: torch.compile's first call takes a minute or more on this CPU: not worth it in a smoke test.
     try_compile: bool = True
+    #: App configurations compared under concurrent load (keys of `benchmarks.api.APP_CONFIGURATIONS`).
+    app_configurations: tuple[str, ...] = (
+        "one request at a time",
+        "8 at once, not merged",
+        "8 at once, merged (as shipped)",
+    )
 
 
 PROFILES: dict[str, Profile] = {
@@ -61,6 +69,7 @@ PROFILES: dict[str, Profile] = {
         gemm_repeats=7,
         gemm_sample_flops=4e8,
         clients=(1, 4, 8, 16),
+        gradio_client_levels=(8,),
         min_requests=16,
         rounds_per_client=4,
         level_seconds=120.0,
@@ -78,6 +87,7 @@ PROFILES: dict[str, Profile] = {
         gemm_repeats=4,
         gemm_sample_flops=2e8,
         clients=(1, 4, 8, 16),
+        gradio_client_levels=(8,),
         min_requests=8,
         rounds_per_client=2,
         level_seconds=45.0,
@@ -96,6 +106,7 @@ PROFILES: dict[str, Profile] = {
         gemm_repeats=2,
         gemm_sample_flops=2e7,
         clients=(1, 2),
+        gradio_client_levels=(1,),
         min_requests=2,
         rounds_per_client=1,
         level_seconds=30.0,
@@ -103,6 +114,7 @@ PROFILES: dict[str, Profile] = {
         threshold_changes=2,
         batch_sizes=(1, 2),
         try_compile=False,
+        app_configurations=("one request at a time",),
     ),
 }
 
@@ -147,8 +159,9 @@ class Workload:
     standin_dir: Path
     hf_home: Path
     images: tuple[BenchImage, ...]
-    #: One list of distinct images per throughput level, so no image is sent twice in a whole run.
-    throughput_images: dict[int, tuple[Path, ...]] = field(default_factory=dict)
+    #: One list of distinct images per throughput level ("http" or "gradio_client", clients), so no image is sent
+    #: twice to one app.
+    throughput_images: dict[tuple[str, int], tuple[Path, ...]] = field(default_factory=dict)
 
 
 def _write_once(path: Path, make: Callable[[], bytes]) -> Path:
@@ -210,19 +223,21 @@ def prepare(profile: Profile, folder: Path) -> Workload:
             images_dir / f"{role}-{megapixels:g}mp.jpg",
             lambda megapixels=megapixels: large_jpeg(megapixels, seed=2, quality=JPEG_QUALITY),
         )
-    throughput: dict[int, tuple[Path, ...]] = {}
+    throughput: dict[tuple[str, int], tuple[Path, ...]] = {}
     seed = 100
-    for clients in profile.clients:
-        level = []
-        for _ in range(requests_per_level(profile, clients)):
-            level.append(
+    levels = [("http", clients) for clients in profile.clients]
+    levels += [("gradio_client", clients) for clients in profile.gradio_client_levels]
+    for level in levels:
+        distinct = []
+        for _ in range(requests_per_level(profile, level[1])):
+            distinct.append(
                 _write_once(
                     images_dir / "distinct" / f"{seed}.jpg",
                     lambda seed=seed: encode(noise_photo(SMALL_SIZE, seed=seed), "JPEG", quality=JPEG_QUALITY),
                 )
             )
             seed += 1
-        throughput[clients] = tuple(level)
+        throughput[level] = tuple(distinct)
     return Workload(
         standin_dir=standin_dir,
         hf_home=hf_home,

@@ -64,10 +64,12 @@ def test_every_pipeline_is_timed_on_every_image_and_scores_agree(results: dict) 
 def test_the_api_section_has_throughput_threshold_and_cold_start(results: dict) -> None:
     api = results["api"]
     assert [level["clients"] for level in api["throughput"]] == [1, 2]
-    for level in api["throughput"]:
+    assert [level["clients"] for level in api["throughput_gradio_client"]] == [1]
+    for level in api["throughput"] + api["throughput_gradio_client"]:
         assert level["errors"] == 0
         assert level["completed"] == level["sent"] > 0
         assert level["peak_rss_mb"] > 100
+        assert level["app_cpu_ms_per_image"] > 0
     change = api["threshold_change"]
     assert change["model_calls"] == 0
     assert change["responses_without_new_threshold"] == 0
@@ -82,6 +84,7 @@ def test_every_target_is_listed_with_its_limit(results: dict) -> None:
     measured = {row["key"]: row for row in results["targets"]}
     assert measured["threshold_model_calls"]["met"] is True
     assert measured["clients_8_vs_floor"]["met"] is None  # the tiny profile runs 1 and 2 clients only
+    assert results["ratios"]["gradio_client_1_vs_floor"] > 0
     assert results["ratios"]["api_camera_vs_card"] > 0
 
 
@@ -89,6 +92,8 @@ def test_the_experiments_report_scores_within_the_fidelity_bound(results: dict) 
     experiments = results["experiments"]
     assert {"threads", "batch_sizes", "forward_variants", "decoding", "concurrent_requests"} <= set(experiments)
     assert len(experiments["concurrent_requests"]["images_per_s"]) == 3
+    [configuration] = experiments["app_configurations"].values()
+    assert configuration["errors"] == 0 and configuration["client"] == "plain HTTP"
     assert set(experiments["batch_sizes"]["ms_per_image"]) == {"batch 1", "batch 2"}
     for image in experiments["decoding"].values():
         assert image["within_fidelity_bound"]["draft (as shipped)"]
@@ -97,6 +102,6 @@ def test_the_experiments_report_scores_within_the_fidelity_bound(results: dict) 
 def test_the_markdown_report_has_the_latency_throughput_and_target_tables(results: dict) -> None:
     markdown = format_markdown(results)
     assert "| median ms | model card | ours |" in markdown
-    assert "| clients | images/s |" in markdown
+    assert "| client | clients | images/s |" in markdown
     assert markdown.count("| threshold change, server ms (median) |") == 1
     assert "Batched forward pass" in markdown
