@@ -330,22 +330,54 @@ APP_CONFIGURATIONS: dict[str, tuple[dict[str, str], str]] = {
 
 
 def compare_configurations(
-    standin_dir: Path, folder: Path, clients: int, images: Sequence[Path], names: Sequence[str], level_seconds: float
+    standin_dir: Path,
+    folder: Path,
+    clients: int,
+    images: Sequence[Path],
+    names: Sequence[str],
+    rounds: int,
+    level_seconds: float,
 ) -> dict[str, Any]:
-    """Start the app once per configuration in `names` (keys of `APP_CONFIGURATIONS`) and measure `clients` plain
-    HTTP clients on `images` (each app starts with an empty cache, so every image is new to it)."""
-    results = {}
-    for index, name in enumerate(names):
-        environ, code = APP_CONFIGURATIONS[name]
-        server = AppServer(
-            {"NSFW_MODEL": str(standin_dir), "HF_HUB_OFFLINE": "1", **environ},
+    """Start the app once per configuration in `names` (keys of `APP_CONFIGURATIONS`), all at once, then measure
+    `clients` plain-HTTP clients against each in turn for `rounds` rounds, so that load from elsewhere falls on every
+    configuration alike; returns each one's median images/s and its rounds. Each round sends its own slice of
+    `images`; each app has its own cache, so every image is new to it."""
+    servers = {
+        name: AppServer(
+            {"NSFW_MODEL": str(standin_dir), "HF_HUB_OFFLINE": "1", **APP_CONFIGURATIONS[name][0]},
             folder / f"configuration-{index}.log",
             folder / "gradio-tmp",
-            command=[sys.executable, "-c", code],
+            command=[sys.executable, "-c", APP_CONFIGURATIONS[name][1]],
         )
-        with server:
+        for index, name in enumerate(names)
+    }
+    per_round = max(clients, (len(images) - 1) // max(1, rounds))
+    levels: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    try:
+        for server in servers.values():
+            server.start()
+        for server in servers.values():
             server.wait_until_ready()
             HttpCaller(server.url).classify(images[0])  # warm-up: the first forward pass is slower
-            results[name] = throughput(server, clients, images[1:], level_seconds, caller=HttpCaller)
-        logger.info("Configuration %r: %.2f images/s", name, results[name]["images_per_s"])
+        for round_index in range(rounds):
+            share = images[1 + round_index * per_round : 1 + (round_index + 1) * per_round]
+            for name, server in servers.items():
+                levels[name].append(throughput(server, clients, share, level_seconds, caller=HttpCaller))
+    finally:
+        for server in servers.values():
+            server.stop()
+    results = {}
+    for name, measured in levels.items():
+        rates = [level["images_per_s"] for level in measured]
+        results[name] = {
+            "clients": clients,
+            "rounds": len(measured),
+            "images_per_s": round(statistics.median(rates), 3),
+            "images_per_s_rounds": rates,
+            "errors": sum(level["errors"] for level in measured),
+            "latency_ms": {"median_ms": statistics.median(level["latency_ms"]["median_ms"] for level in measured)},
+            "app_cpu_ms_per_image": statistics.median(level["app_cpu_ms_per_image"] for level in measured),
+            "client": "plain HTTP",
+        }
+        logger.info("Configuration %r: %.2f images/s (median of %d rounds)", name, statistics.median(rates), rounds)
     return results

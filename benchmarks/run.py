@@ -250,8 +250,9 @@ def run_benchmark(profile: Profile, work: Path, *, with_api: bool = True, with_e
                     workload.standin_dir,
                     work,
                     clients,
-                    workload.throughput_images[("http", clients)],
+                    workload.throughput_images[("http", max(profile.clients))],
                     profile.app_configurations,
+                    profile.configuration_rounds,
                     profile.level_seconds,
                 )
     results["ratios"] = report.ratios(results)

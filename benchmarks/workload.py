@@ -50,6 +50,8 @@ class Profile:
     batch_sizes: tuple[int, ...]
     #: torch.compile's first call takes a minute or more on this CPU: not worth it in a smoke test.
     try_compile: bool = True
+    #: Rounds of the app-configuration comparison (each round measures every configuration once).
+    configuration_rounds: int = 3
     #: App configurations compared under concurrent load (keys of `benchmarks.api.APP_CONFIGURATIONS`).
     app_configurations: tuple[str, ...] = (
         "one request at a time",
@@ -115,6 +117,7 @@ PROFILES: dict[str, Profile] = {
         batch_sizes=(1, 2),
         try_compile=False,
         app_configurations=("one request at a time",),
+        configuration_rounds=1,
     ),
 }
 
