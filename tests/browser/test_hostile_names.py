@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.app_process import RunningApp
 from tests.support.images import EXAMPLES
@@ -97,6 +97,8 @@ def test_evaluate_tables_and_gallery_show_hostile_names_as_text(
     for name in (f"set/sfw/{HTML_NAME}", f"set/nsfw/{MARKDOWN_NAME}", f"set/sfw/{LONG_NAME}"):
         assert any(caption.endswith(f"· {name}") for caption in captions), (name, captions)
     page.get_by_text("Skipped files").click()
+    # The table's rows render a moment after the accordion opens: wait for them rather than read at once.
+    expect(page.locator("#evaluate-skipped")).to_contain_text(f"set/sfw/{BROKEN_HTML_NAME}", timeout=30_000)
     skipped = page.locator("#evaluate-skipped").inner_text()
     assert f"set/sfw/{BROKEN_HTML_NAME}" in skipped and "Unsupported file" in skipped
     assert page.locator('img[src="x"]').count() == 0
