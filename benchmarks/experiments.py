@@ -188,7 +188,7 @@ def _decoding(classifier: Classifier, images: list[BenchImage], profile: Profile
         variants = {
             "exact decode": exact,
             "draft (as shipped)": draft,
-            "draft, short side >= 1.5x input": draft_at(1.5),
+            "draft, short side >= 2x input (before)": draft_at(2.0),
             "draft, short side >= 1x input": draft_at(1.0),
             "exact + reduce to >=2x input": reduce_2x,
             "draft + reduce to >=2x input": draft_then_reduce,
