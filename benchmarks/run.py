@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -211,6 +212,17 @@ def _measure_api(
 
 def run_benchmark(profile: Profile, work: Path, *, with_api: bool = True, with_experiments: bool = False) -> dict:
     """Run every section of the benchmark and return the results (see docs/PERFORMANCE.md for what each means)."""
+    # The apps' upload folder: a stopped app leaves its uploads behind (hundreds of MB over a run), so it is
+    # emptied before and after.
+    uploads = work / "gradio-tmp"
+    shutil.rmtree(uploads, ignore_errors=True)
+    try:
+        return _run(profile, work, with_api=with_api, with_experiments=with_experiments)
+    finally:
+        shutil.rmtree(uploads, ignore_errors=True)
+
+
+def _run(profile: Profile, work: Path, *, with_api: bool, with_experiments: bool) -> dict:
     started = time.perf_counter()
     section = _Sections()
     meta = _meta(profile)
