@@ -16,6 +16,7 @@ from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status
 from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
 from ui.mcp import bind
+from ui.sessions import make_sessions_lazy
 from ui.upload import refuse_remote_files, upload_source
 from ui.upload_cache import make_cache_sweep_safe
 
@@ -153,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Requests waiting beyond NSFW_QUEUE_SIZE get "queue full" at once (HTTP 503) rather than waiting minutes.
     demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)
     make_cache_sweep_safe()  # Gradio's own sweep of DELETE_CACHE stops for good under steady uploads
+    make_sessions_lazy()  # Gradio renders all 146 block configs for every new session, i.e. every HTTP API call
     demo.launch(
         share=args.share,
         # Zips for the Batch and Evaluate tabs may be larger than one image; each image is still held to its limit.
