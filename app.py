@@ -30,8 +30,10 @@ TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
 #: the next forward pass (model.batching), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8
-#: Gradio's upload cache: every 5 minutes, delete files older than 10 minutes (and all of it at shutdown).
-DELETE_CACHE = (300, 600)
+#: Gradio's upload cache (uploads, previews, reports): every minute, delete files older than 5 minutes (and all of
+#: it at shutdown). Under full load uploads arrive at several MB/s, so the folder holds at most about 6 minutes of
+#: them; a report or a revealed preview stays downloadable for 5 minutes (docs/RELIABILITY.md).
+DELETE_CACHE = (60, 300)
 PAGE_TITLE = "NSFW image detection"
 
 
