@@ -125,6 +125,7 @@ def throughput(
     `level_seconds`. Errors (raised by the client) are counted, not retried. The app's CPU time and this process's
     (the clients') are reported per image: on a small machine both come out of the same cores.
     """
+    label = "gradio_client" if caller is ApiCaller else "plain HTTP"
     callers = [caller(server.url) for _ in range(clients)]
     shares = [list(images[index::clients]) for index in range(clients)]
     latencies: list[float] = []
@@ -168,8 +169,8 @@ def throughput(
     wall = max(finished) - started
     server_cpu, client_cpu = server.cpu_seconds() - server_cpu, sum(this_process.cpu_times()[:2]) - client_cpu
     sampler.stop()
-    for caller in callers:
-        caller.close()
+    for each in callers:
+        each.close()
     completed = len(latencies)
     return {
         "clients": clients,
@@ -182,7 +183,7 @@ def throughput(
         "latency_ms": summarise(latencies).as_dict() if latencies else None,
         "peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
         "max_queue_size": sampler.max_queue,
-        "client": "gradio_client" if caller is ApiCaller else "plain HTTP",
+        "client": label,
         "app_cpu_ms_per_image": round(1000 * server_cpu / completed, 1) if completed else None,
         "client_cpu_ms_per_image": round(1000 * client_cpu / completed, 1) if completed else None,
     }

@@ -65,6 +65,8 @@ def test_the_api_section_has_throughput_threshold_and_cold_start(results: dict) 
     api = results["api"]
     assert [level["clients"] for level in api["throughput"]] == [1, 2]
     assert [level["clients"] for level in api["throughput_gradio_client"]] == [1]
+    assert {level["client"] for level in api["throughput"]} == {"plain HTTP"}
+    assert {level["client"] for level in api["throughput_gradio_client"]} == {"gradio_client"}
     for level in api["throughput"] + api["throughput_gradio_client"]:
         assert level["errors"] == 0
         assert level["completed"] == level["sent"] > 0
