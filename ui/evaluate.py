@@ -469,6 +469,8 @@ def build(loader: ModelLoader) -> None:
             wrong_table = gr.Dataframe(
                 headers=["File", "Label", "NSFW score", "Outcome"],
                 datatype=["str", "str", "str", "str"],
+                # Fixed widths: a long file name wraps in its column instead of pushing the others out of view.
+                column_widths=["46%", "14%", "16%", "24%"],
                 interactive=False,
                 visible=False,
                 max_height=320,

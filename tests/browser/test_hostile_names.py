@@ -92,6 +92,17 @@ def test_evaluate_tables_and_gallery_show_hostile_names_as_text(
     page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=180_000)
 
     assert_shown_as_text(page, "#evaluate-misclassified", dialogs)
+    # A 300-character name wraps inside its column instead of pushing the other columns out of view.
+    table = page.locator("#evaluate-misclassified")
+    table_box = table.bounding_box()
+    assert table_box is not None
+    for header in ("Label", "NSFW score", "Outcome"):
+        cell_box = table.locator("th", has_text=header).first.bounding_box()
+        assert cell_box is not None and cell_box["x"] + cell_box["width"] <= table_box["x"] + table_box["width"] + 1, (
+            header,
+            cell_box,
+            table_box,
+        )
     page.wait_for_selector("#evaluate-gallery img")
     captions = page.locator("#evaluate-gallery img").evaluate_all("images => images.map(image => image.alt)")
     for name in (f"set/sfw/{HTML_NAME}", f"set/nsfw/{MARKDOWN_NAME}", f"set/sfw/{LONG_NAME}"):
