@@ -29,6 +29,7 @@ class FileResult:
     error: str | None = None
     width: int | None = None
     height: int | None = None
+    format: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -72,6 +73,7 @@ def classify_sources(
                     prediction=next(predictions),
                     width=outcome.width,
                     height=outcome.height,
+                    format=outcome.format,
                     notes=outcome.notes,
                 )
             )

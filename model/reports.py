@@ -86,7 +86,7 @@ def result_record(result: FileResult, threshold: float, model: ModelRecord) -> d
         "threshold": threshold,
         "probabilities": dict(result.prediction.probabilities),
         "model": model.to_dict(),
-        "image": {"width": result.width, "height": result.height},
+        "image": {"width": result.width, "height": result.height, "format": result.format},
         "notes": list(result.notes),
     }
 

@@ -75,6 +75,8 @@ def test_classify_batch_returns_one_result_per_file_with_the_classify_fields(
     by_file = {result["file"]: result for result in report["results"]}
     assert set(by_file["rocket.jpg"]) == CLASSIFY_FIELDS
     assert by_file["rocket.jpg"]["model"] == {"id": REPO_ID, "revision": COMMIT}
+    assert by_file["rocket.jpg"]["image"] == {"width": 640, "height": 427, "format": "JPEG"}
+    assert by_file["photos.zip/photos/crop.png"]["image"]["format"] == "PNG"
     assert by_file["photos.zip/../escape.png"] == {
         "file": "photos.zip/../escape.png",
         "error": "unsafe path (../ leaves the archive); not read",
@@ -95,6 +97,7 @@ def test_batch_scores_equal_the_single_image_endpoint(client: Client) -> None:
     report = client.predict([handle_file(str(ROCKET)), handle_file(str(ASTRONAUT))], api_name="/classify_batch")
     for path, result in zip((ROCKET, ASTRONAUT), report["results"], strict=True):
         single = client.predict(handle_file(str(path)), api_name="/classify")
+        assert result["image"] == single["image"]
         assert result["nsfw_score"] == pytest.approx(single["nsfw_score"], abs=1e-5)
         assert result["label"] == single["label"]
 

@@ -186,7 +186,7 @@ def result(file: str, score: float | None, error: str | None = None) -> FileResu
     if score is None:
         return FileResult(file=file, error=error)
     prediction = Prediction(probabilities={"NSFW": score, "SFW": 1 - score}, nsfw_score=score)
-    return FileResult(file=file, prediction=prediction, width=64, height=48)
+    return FileResult(file=file, prediction=prediction, width=64, height=48, format="PNG")
 
 
 def test_a_batch_report_records_threshold_model_and_revision_and_counts_per_verdict() -> None:
@@ -195,7 +195,11 @@ def test_a_batch_report_records_threshold_model_and_revision_and_counts_per_verd
     json.dumps(report, allow_nan=False)
     assert report["summary"] == {"files": 3, "classified": 2, "nsfw": 1, "sfw": 1, "skipped": 1, "threshold": 0.5}
     assert report["model"] == {"id": "Marqo/nsfw-image-detection-384", "revision": "0123abcd"}
-    assert report["results"][0]["label"] == "NSFW" and report["results"][0]["image"] == {"width": 64, "height": 48}
+    assert report["results"][0]["label"] == "NSFW" and report["results"][0]["image"] == {
+        "width": 64,
+        "height": 48,
+        "format": "PNG",
+    }
     assert report["results"][2] == {"file": "c.txt", "error": "Unsupported file: a text file."}
     # The same scores at another threshold: re-labelled, nothing re-run.
     assert batch_report(results, 0.95, MODEL)["summary"]["nsfw"] == 0
