@@ -15,6 +15,7 @@ from model import Classifier, ConfigurationError, Settings, check_threshold, loa
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
+from ui.launch_check import make_launch_check_patient
 from ui.mcp import bind
 from ui.sessions import make_sessions_lazy
 from ui.upload import refuse_remote_files, upload_source
@@ -157,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)
     make_cache_sweep_safe()  # Gradio's own sweep of DELETE_CACHE stops for good under steady uploads
     make_sessions_lazy()  # Gradio renders all 146 block configs for every new session, i.e. every HTTP API call
+    make_launch_check_patient()  # Gradio exits if its page takes over 3 s to answer once at start-up (busy CPU)
     demo.launch(
         share=args.share,
         # Zips for the Batch and Evaluate tabs may be larger than one image; each image is still held to its limit.
