@@ -118,7 +118,7 @@ def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
             for tab in tabs:
                 with gr.Tab(tab.TITLE, id=tab.ELEM_ID, elem_id=tab.ELEM_ID):
                     tab.build(loader)
-        gr.HTML(theme.FOOTER, elem_id="page-footer", elem_classes="flush", padding=False)
+        gr.HTML(theme.footer(DELETE_CACHE), elem_id="page-footer", elem_classes="flush", padding=False)
         _add_api(loader)
     return refuse_remote_files(demo)
 

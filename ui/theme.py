@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-__all__ = ["FOOTER", "HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME"]
+__all__ = ["HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME", "footer"]
 
 STYLESHEET = Path(__file__).with_name("style.css")
 #: The Moderate and Live webcam tabs' colours (allow / review / block) and blur.
@@ -57,12 +57,18 @@ HEADER = """
 </header>
 """
 
-FOOTER = """
+
+def footer(delete_cache: tuple[int, int]) -> str:
+    """The page footer; `delete_cache` is Gradio's (sweep every N s, delete files older than M s)."""
+    every, age = delete_cache
+    kept = f"{age // 60} to {(age + every) // 60} minutes" if every >= 60 else f"about {age // 60} minutes"
+    return f"""
 <footer class="app-footer">
-  <span>Images are classified in memory and not stored: Gradio's upload cache is emptied every few minutes.</span>
+  <span>Images are classified in memory and never kept: uploads are deleted {kept} after they arrive.</span>
   <span>From code: every tab has an API endpoint, see “Use via API” at the bottom of the page.</span>
 </footer>
 """
+
 
 #: Keyword arguments for `Blocks.launch()` (Gradio 6 takes theme and stylesheet there, not in `gr.Blocks`).
 LAUNCH_OPTIONS: dict[str, Any] = {"theme": THEME, "css_paths": [STYLESHEET, MODERATE_STYLESHEET]}

@@ -1,4 +1,5 @@
-"""Refresh docs/screenshot.png and docs/screenshot-mobile.png: `python -m tests.browser.make_screenshots`.
+"""Refresh docs/screenshot.png, docs/screenshot-mobile.png and the Batch and Evaluate tabs in docs/screenshots/:
+`python -m tests.browser.make_screenshots`.
 
 The app runs as in the tests: the stand-in checkpoint served from a Hugging Face cache with HF_HUB_OFFLINE=1, so the
 status panel reads like an air-gapped deployment of Marqo/nsfw-image-detection-384. The scores shown are the
@@ -7,15 +8,18 @@ stand-in's (random weights), not the real model's.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from PIL import Image
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE
 from tests.support.app_process import ROOT, RunningApp, launch_app
 from tests.support.images import EXAMPLES
 from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+from tests.support.zips import build_zip
 
 DOCS = ROOT / "docs"
 
@@ -27,6 +31,43 @@ def _classify(page: Page, app: RunningApp, example: str) -> None:
     page.wait_for_selector("#verdict .verdict[data-label=NSFW], #verdict .verdict[data-label=SFW]")
     page.wait_for_function("() => !document.getElementById('single-tab').hasAttribute('data-pending')")
     page.wait_for_timeout(400)  # let the preview image finish painting
+
+
+def _crops(example: str, count: int) -> list[bytes]:
+    """`count` different JPEG crops of one licensed example photo (the Batch and Evaluate sets are made of these)."""
+    image = Image.open(EXAMPLES / example).convert("RGB")
+    width, height = image.size
+    crops = []
+    for index in range(count):
+        left, top = (index * 37) % (width // 3), (index * 23) % (height // 3)
+        buffer = io.BytesIO()
+        image.crop((left, top, left + 2 * width // 3, top + 2 * height // 3)).save(buffer, "JPEG", quality=85)
+        crops.append(buffer.getvalue())
+    return crops
+
+
+def _evaluation_set() -> bytes:
+    """44 images labelled by folder (the stand-in scores rocket and coffee crops high, the others low) and two files
+    the Evaluate tab skips, so every panel of the tab has something to show."""
+    members = {}
+    for label, examples in (("NSFW", ("rocket.jpg", "coffee.png")), ("sfw", ("astronaut.png", "chelsea.png"))):
+        for example in examples:
+            for index, data in enumerate(_crops(example, 11)):
+                members[f"eval/{label}/{Path(example).stem}_{index:02d}.jpg"] = data
+    members["eval/README.txt"] = b"labels for a screenshot"
+    members["../escape.jpg"] = _crops("rocket.jpg", 1)[0]
+    return build_zip(members)
+
+
+def _tab(page: Page, app: RunningApp, tab: str, selector: str, upload: Path, done: str) -> None:
+    page.goto(app.url)
+    page.wait_for_selector("#model-status [data-status=ready]")
+    page.get_by_role("tab", name=tab).click()
+    page.locator(f"{selector}-files input[type=file]").set_input_files(str(upload))
+    page.wait_for_selector(f"{selector}-files tr.file a.download-link", timeout=30_000)
+    page.locator(f"{selector}-run").click()
+    page.wait_for_selector(done, timeout=180_000)
+    page.wait_for_selector(f"{selector}-gallery img")
 
 
 def main() -> None:
@@ -46,8 +87,29 @@ def main() -> None:
             phone = browser.new_page(viewport=PHONE, device_scale_factor=2)
             _classify(phone, app, "rocket.jpg")  # NSFW under the stand-in: shows the blurred preview
             phone.screenshot(path=DOCS / "screenshot-mobile.png", full_page=True)
+
+            evaluation = folder / "eval-set.zip"
+            evaluation.write_bytes(_evaluation_set())
+            photos = folder / "photos.zip"
+            members = {
+                f"photos/{Path(example).stem}_{index:02d}.jpg": data
+                for example in ("coffee.png", "rocket.jpg", "chelsea.png")
+                for index, data in enumerate(_crops(example, 4))
+            }
+            photos.write_bytes(build_zip(members))
+            page = browser.new_page(viewport=LAPTOP)
+            _tab(page, app, "Batch", "#batch", photos, "#batch-summary [data-state=done]")
+            page.wait_for_timeout(400)
+            page.screenshot(path=DOCS / "screenshots" / "batch-tab.png", full_page=True)
+            _tab(page, app, "Evaluate", "#evaluate", evaluation, "#evaluate-summary [data-state=done]")
+            for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
+                page.wait_for_selector(f"{plot} img")
+            page.get_by_text("Skipped files").click()
+            expect(page.locator("#evaluate-skipped")).to_contain_text("eval/README.txt", timeout=30_000)
+            page.wait_for_timeout(400)
+            page.screenshot(path=DOCS / "screenshots" / "evaluate-tab.png", full_page=True)
             browser.close()
-    print(f"wrote {DOCS / 'screenshot.png'} and {DOCS / 'screenshot-mobile.png'}")
+    print(f"wrote {DOCS / 'screenshot.png'}, {DOCS / 'screenshot-mobile.png'} and the Batch and Evaluate tabs")
 
 
 if __name__ == "__main__":

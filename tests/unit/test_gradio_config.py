@@ -116,3 +116,10 @@ def test_the_queue_size_is_a_setting() -> None:
     assert load_settings({"NSFW_QUEUE_SIZE": "8"}).queue_size == 8
     with pytest.raises(ConfigurationError, match="NSFW_QUEUE_SIZE='0' must be at least 1"):
         load_settings({"NSFW_QUEUE_SIZE": "0"})
+
+
+def test_the_footer_says_how_long_uploads_are_kept(demo: gr.Blocks) -> None:
+    every, age = demo_app.DELETE_CACHE
+    assert demo.delete_cache == (every, age)
+    footer = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "page-footer")
+    assert f"uploads are deleted {age // 60} to {(age + every) // 60} minutes after they arrive" in footer.value
