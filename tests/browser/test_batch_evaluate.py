@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.support.app_process import RunningApp
 from tests.support.images import EXAMPLES
@@ -162,6 +163,8 @@ def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_th
     recommended = page.locator("#evaluate-recommended").inner_text()
     assert "maximum F1" in recommended and "precision ≥ 0.95" in recommended and "recall ≥ 0.95" in recommended
     page.get_by_text("Skipped files").click()
+    # The table's rows render a moment after the accordion opens: wait for them rather than read at once.
+    expect(page.locator("#evaluate-skipped")).to_contain_text("set/readme.txt", timeout=30_000)
     skipped = page.locator("#evaluate-skipped").inner_text()
     assert "set/readme.txt" in skipped and "no label" in skipped
 
