@@ -361,8 +361,8 @@ def sawtooth_growth(samples: Sequence[dict[str, Any]], key: str, warmup_s: float
     after `warmup_s` are split in two halves and the halves' peaks compared: a steady sawtooth gives about 0, a
     leak a rise. The plain end-versus-warm-up figure is kept beside it."""
     plain = growth(samples, key, warmup_s)
-    if plain is None:
-        return None
+    if plain is None or len(samples) < 2:
+        return plain
     start = samples[0]["t_s"]
     after = [sample for sample in samples if sample["t_s"] - start >= warmup_s]
     if len(after) < 2:  # a soak shorter than the warm-up (the CI smoke run): compare what there is

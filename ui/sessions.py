@@ -37,12 +37,19 @@ class LazyConfigs(dict):
         return False
 
     def _render_all(self) -> None:
+        """Every block's config, in page order as Gradio's own constructor has them, written ones kept as written."""
         if self._complete:
             return
         self._complete = True
+        written = dict(super().items())
+        super().clear()
         for key in list(self._session.blocks_config.blocks):
-            if not super().__contains__(key):
+            if key in written:
+                super().__setitem__(key, written.pop(key))
+            else:
                 self._render(key)
+        for key, config in written.items():
+            super().__setitem__(key, config)
 
     def __contains__(self, key: object) -> bool:
         return super().__contains__(key) or (isinstance(key, int) and self._render(key))

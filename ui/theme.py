@@ -61,7 +61,8 @@ HEADER = """
 def footer(delete_cache: tuple[int, int]) -> str:
     """The page footer; `delete_cache` is Gradio's (sweep every N s, delete files older than M s)."""
     every, age = delete_cache
-    kept = f"{age // 60} to {(age + every) // 60} minutes" if every >= 60 else f"about {age // 60} minutes"
+    least, most = age // 60, -(-(age + every) // 60)
+    kept = f"{least} minutes" if least == most else f"{least} to {most} minutes"
     return f"""
 <footer class="app-footer">
   <span>Images are classified in memory and never kept: uploads are deleted {kept} after they arrive.</span>

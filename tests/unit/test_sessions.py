@@ -68,7 +68,8 @@ def test_a_lazy_session_reads_the_same_configs_as_gradio_s_own(demo: gr.Blocks, 
 
 def test_an_updated_component_reads_the_same_as_in_gradio_s_own_session(demo: gr.Blocks, lazy: None) -> None:
     """What a handler's `gr.update(...)` does to a session: the block is replaced and the new value recorded."""
-    textbox = next(block for block in demo.blocks.values() if isinstance(block, gr.Textbox | gr.HTML))
+    # The page's last text block (the footer): an update must not move it in the page order either.
+    textbox = [block for block in demo.blocks.values() if isinstance(block, gr.Textbox | gr.HTML)][-1]
     sessions = [state_holder.SessionState(demo), eager_session(demo)]
     for session in sessions:
         session[textbox._id] = type(textbox)(value="updated", visible=False)
