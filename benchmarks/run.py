@@ -186,7 +186,11 @@ def _measure_api(
         results["idle_cpu_percent"] = server.cpu_percent()
         rounds = profile.warmup + profile.repeats
         with section("latency", "Latency: card pipeline, ours and the API, %d rounds", rounds):
-            callers = {"api": api.ApiCaller(server.url), "api_http": api.HttpCaller(server.url)}
+            callers = {
+                "api": api.ApiCaller(server.url),
+                "api_default": api.ApiCaller(server.url, defaults=True),
+                "api_http": api.HttpCaller(server.url),
+            }
             latency, checks = _side_by_side(card, ours, callers, workload.images, profile)
             for caller in callers.values():
                 caller.close()

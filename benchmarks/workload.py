@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 SMALL_SIZE = (600, 400)
 JPEG_QUALITY = 90
 #: Files with distinct bytes per image and round: one per API client measured side by side.
-COPIES_PER_ROUND = 2
+COPIES_PER_ROUND = 3
 
 
 @dataclass(frozen=True)

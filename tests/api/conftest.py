@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import pytest
 from gradio_client import Client
 
@@ -21,4 +23,6 @@ def app(hf_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
 
 @pytest.fixture(scope="session")
 def client(app: RunningApp) -> Client:
-    return Client(app.url, verbose=False, download_files=False)
+    """gradio_client as the README shows it: one SSL context for all requests (not one per request)."""
+    context = ssl.create_default_context(cafile=certifi.where())
+    return Client(app.url, verbose=False, download_files=False, ssl_verify=context)  # type: ignore[arg-type]

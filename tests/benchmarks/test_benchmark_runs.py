@@ -52,12 +52,12 @@ def test_the_floor_counts_the_vit_tiny_flops(results: dict) -> None:
 
 def test_every_pipeline_is_timed_on_every_image_and_scores_agree(results: dict) -> None:
     latency = results["latency_ms"]
-    for pipeline in ("card", "ours", "api", "api_resubmit", "api_http", "api_http_resubmit"):
+    for pipeline in ("card", "ours", "api", "api_resubmit", "api_default", "api_http", "api_http_resubmit"):
         assert set(latency[pipeline]) == ROLES
         assert all(stats["median_ms"] > 0 and stats["count"] == 1 for stats in latency[pipeline].values())
     assert latency["bare_forward"]["median_ms"] > 0
     for check in results["score_checks"].values():
-        assert set(check["nsfw_score"]) == {"card", "ours", "api", "api_http"}
+        assert set(check["nsfw_score"]) == {"card", "ours", "api", "api_default", "api_http"}
         assert check["largest_difference_vs_card"] <= 1e-4
 
 
@@ -103,7 +103,8 @@ def test_the_experiments_report_scores_within_the_fidelity_bound(results: dict) 
 
 def test_the_markdown_report_has_the_latency_throughput_and_target_tables(results: dict) -> None:
     markdown = format_markdown(results)
-    assert "| median ms | model card | ours |" in markdown
+    header = "| median ms | model card | ours | API (gradio_client, one SSL context) | API (gradio_client, defaults) |"
+    assert header in markdown
     assert "| client | clients | images/s |" in markdown
     assert markdown.count("| threshold change, server ms (median) |") == 1
     assert "Batched forward pass" in markdown
