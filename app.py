@@ -17,6 +17,7 @@ from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
 from ui.launch_check import make_launch_check_patient
 from ui.mcp import bind
+from ui.monitoring import refresh_monitoring_summary_less_often
 from ui.sessions import make_sessions_lazy
 from ui.upload import refuse_remote_files, upload_source
 from ui.upload_cache import make_cache_sweep_safe
@@ -154,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     loader = create_loader(args.model)
     demo = build_demo(loader)
+    refresh_monitoring_summary_less_often()  # Gradio rebuilds it (pandas, 10,000 events) after every event
     # Requests waiting beyond NSFW_QUEUE_SIZE get "queue full" at once (HTTP 503) rather than waiting minutes.
     demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)
     make_cache_sweep_safe()  # Gradio's own sweep of DELETE_CACHE stops for good under steady uploads
