@@ -343,7 +343,9 @@ APP_CONFIGURATIONS: dict[str, tuple[dict[str, str], str]] = {
     "one request at a time": ({}, "import app; app.CLASSIFY_CONCURRENCY = 1; app.main()"),
     # Requests decode at the same time, but each forward pass takes one image.
     "8 at once, not merged": ({"NSFW_BATCH_SIZE": "1"}, "import app; app.main()"),
-    "8 at once, merged (as shipped)": ({}, "import app; app.main()"),
+    # Merged forward passes run whole on both torch threads (before NSFW_SPLIT_BATCHES).
+    "8 at once, merged, not split": ({"NSFW_SPLIT_BATCHES": "0"}, "import app; app.main()"),
+    "8 at once, merged and split (as shipped)": ({}, "import app; app.main()"),
 }
 
 

@@ -213,13 +213,16 @@ def _decoding(classifier: Classifier, images: list[BenchImage], profile: Profile
 def _concurrent_requests(classifier: Classifier, paths: Sequence[Path], clients: int, profile: Profile) -> dict:
     """Distinct small JPEGs, each decoded, preprocessed and classified as /classify does: one request at a time
     (the app's former concurrency limit of 1), `clients` at once without merging (decoding overlaps, forward passes
-    queue), and `clients` at once merged into shared forward passes (as shipped). Images per second."""
+    queue), `clients` at once merged into shared forward passes run whole on all torch threads (before), and merged
+    then split into two halves run at once with half of the threads each (as shipped). Images per second; and a
+    lone request's time, one after the other, with and without splitting."""
 
     def request(path: Path, forward: Callable[[torch.Tensor], object]) -> object:
         decoded = decode_image(path, classifier.limits, draft_min_side=classifier.draft_min_side)
         return forward(classifier.preprocess(decoded.image).unsqueeze(0))
 
     unmerged = MicroBatcher(classifier._forward, max_batch=1, name="inference (unmerged)")
+    unsplit = MicroBatcher(classifier._forward, max_batch=classifier.settings.batch_size, name="inference (unsplit)")
     pool = ThreadPoolExecutor(clients)
 
     def at_once(forward: Callable[[torch.Tensor], object]) -> Callable[[], object]:
@@ -228,16 +231,23 @@ def _concurrent_requests(classifier: Classifier, paths: Sequence[Path], clients:
     variants = {
         "one at a time": lambda: [request(path, classifier.predict_tensor) for path in paths],
         f"{clients} at once, not merged": at_once(unmerged.run),
-        f"{clients} at once, merged (as shipped)": at_once(classifier.predict_tensor),
+        f"{clients} at once, merged, not split (before)": at_once(unsplit.run),
+        f"{clients} at once, merged and split (as shipped)": at_once(classifier.predict_tensor),
+    }
+    lone = {
+        "merged, not split (before)": lambda: request(paths[0], unsplit.run),
+        "merged and split (as shipped)": lambda: request(paths[0], classifier.predict_tensor),
     }
     try:
         stats = _interleaved(variants, min(profile.warmup, 1), max(1, profile.repeats // 2))
+        lone_stats = _interleaved(lone, profile.warmup, profile.repeats)
     finally:
         pool.shutdown()
     return {
         "requests": len(paths),
         "images_per_s": {name: round(1000 * len(paths) / value["median_ms"], 2) for name, value in stats.items()},
         "wall_ms": stats,
+        "lone_request_ms": lone_stats,
     }
 
 

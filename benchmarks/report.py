@@ -266,6 +266,10 @@ def _experiment_tables(experiments: dict[str, Any]) -> list[str]:
         rows = [[name, _cell(value, 2)] for name, value in concurrent["images_per_s"].items()]
         lines += ["", f"{concurrent['requests']} distinct small JPEGs decoded and classified (images/s):", ""]
         lines += _markdown_table(["requests", "images/s"], rows)
+        if "lone_request_ms" in concurrent:
+            rows = [[name, _cell(stats["median_ms"])] for name, stats in concurrent["lone_request_ms"].items()]
+            lines += ["", "One request at a time, decoded and classified (median ms):", ""]
+            lines += _markdown_table(["forward passes", "ms"], rows)
     return lines
 
 

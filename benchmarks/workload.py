@@ -56,7 +56,8 @@ class Profile:
     app_configurations: tuple[str, ...] = (
         "one request at a time",
         "8 at once, not merged",
-        "8 at once, merged (as shipped)",
+        "8 at once, merged, not split",
+        "8 at once, merged and split (as shipped)",
     )
 
 

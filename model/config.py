@@ -42,6 +42,8 @@ class Settings:
         NSFW_MAX_FILE_MB: largest upload accepted, in megabytes (default 50).
         NSFW_BATCH_SIZE: images per forward pass (default 16).
         NSFW_THREADS: torch threads (default: the CPU cores this process may use).
+        NSFW_SPLIT_BATCHES: 1 (default) runs a merged batch as two halves at once, each on half of the threads;
+            0 runs it whole on all of them.
         NSFW_LOAD_TIMEOUT: seconds after which loading the model gives up (default 20).
         NSFW_FAST_DECODE: 1 (default) lets large JPEGs decode at reduced scale; 0 decodes every pixel.
         NSFW_SCAN_MAX_TILES: most tiles a high-resolution scan classifies besides the whole image (default 32).
@@ -59,6 +61,7 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024
     batch_size: int = 16
     threads: int | None = None
+    split_batches: bool = True
     load_timeout: float = 20.0
     fast_decode: bool = True
     scan_max_tiles: int = 32
@@ -140,6 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None, model: str | None = 
         max_file_bytes=_read_int(environ, "NSFW_MAX_FILE_MB", Settings.max_file_bytes // 2**20) * 2**20,
         batch_size=_read_int(environ, "NSFW_BATCH_SIZE", Settings.batch_size),
         threads=_read_int(environ, "NSFW_THREADS", 1) if threads_raw else None,
+        split_batches=_read_bool(environ, "NSFW_SPLIT_BATCHES", Settings.split_batches),
         load_timeout=_read_float(environ, "NSFW_LOAD_TIMEOUT", Settings.load_timeout),
         fast_decode=_read_bool(environ, "NSFW_FAST_DECODE", Settings.fast_decode),
         scan_max_tiles=_read_int(environ, "NSFW_SCAN_MAX_TILES", Settings.scan_max_tiles),

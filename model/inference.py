@@ -56,8 +56,14 @@ class Classifier:
         # fidelity (docs/PERFORMANCE.md).
         side = max(self.data_config["input_size"][1:])
         self.draft_min_side: int | None = 3 * side // 2 if settings.fast_decode else None
-        # Every forward pass runs on one worker thread, which merges requests from concurrent callers.
-        self._batcher: MicroBatcher[Prediction] = MicroBatcher(self._forward, max_batch=settings.batch_size)
+        # Every forward pass runs on one worker thread, which merges requests from concurrent callers and (unless
+        # NSFW_SPLIT_BATCHES=0) runs a merged batch as two halves at once, each with half of the torch threads
+        # (model.batching). Started now, so that the per-thread torch settings are made before any request arrives.
+        threads = settings.threads or available_cores()
+        self._batcher: MicroBatcher[Prediction] = MicroBatcher(
+            self._forward, max_batch=settings.batch_size, split_threads=threads if settings.split_batches else 0
+        )
+        self._batcher.start()
         #: Results of recent uploads keyed by `model.cache.content_key` (filled by `ui.classify`); they belong to
         #: this model, so they live and die with it.
         self.recent: ResultCache[Any] = ResultCache()

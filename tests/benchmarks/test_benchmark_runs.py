@@ -93,7 +93,8 @@ def test_every_target_is_listed_with_its_limit(results: dict) -> None:
 def test_the_experiments_report_scores_within_the_fidelity_bound(results: dict) -> None:
     experiments = results["experiments"]
     assert {"threads", "batch_sizes", "forward_variants", "decoding", "concurrent_requests"} <= set(experiments)
-    assert len(experiments["concurrent_requests"]["images_per_s"]) == 3
+    assert len(experiments["concurrent_requests"]["images_per_s"]) == 4
+    assert len(experiments["concurrent_requests"]["lone_request_ms"]) == 2
     [configuration] = experiments["app_configurations"].values()
     assert configuration["errors"] == 0 and configuration["client"] == "plain HTTP"
     assert set(experiments["batch_sizes"]["ms_per_image"]) == {"batch 1", "batch 2"}

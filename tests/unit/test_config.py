@@ -35,9 +35,15 @@ def test_the_command_line_model_overrides_the_environment() -> None:
         ({"NSFW_BATCH_SIZE": "0"}, "NSFW_BATCH_SIZE='0' must be at least 1"),
         ({"NSFW_LOAD_TIMEOUT": "-3"}, "NSFW_LOAD_TIMEOUT='-3' must be positive"),
         ({"NSFW_FAST_DECODE": "maybe"}, "NSFW_FAST_DECODE='maybe' must be 1 or 0"),
+        ({"NSFW_SPLIT_BATCHES": "yes please"}, "NSFW_SPLIT_BATCHES='yes please' must be 1 or 0"),
         ({"NSFW_MODEL": "a/b@c@d"}, "Cannot read model source"),
     ],
 )
 def test_unusable_settings_are_refused_with_the_variable_named(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings(environ)
+
+
+def test_merged_batches_are_split_unless_turned_off() -> None:
+    assert load_settings({}).split_batches is True
+    assert load_settings({"NSFW_SPLIT_BATCHES": "0"}).split_batches is False
