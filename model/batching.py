@@ -1,4 +1,5 @@
-"""Micro-batching: concurrent requests merged into one forward pass, run by one inference thread."""
+"""Micro-batching: concurrent requests merged into one forward pass, run by one inference thread (a merged batch
+as two halves at once on two helper threads)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ class MicroBatcher(Generic[Result]):
     The worker never waits for a batch to fill: it takes the first waiting request, adds every other request
     already queued (up to `max_batch` images in all), runs one forward pass and hands each caller its rows. A lone
     request therefore costs one forward pass plus a thread hand-off; under load, requests that arrive during a
-    forward pass share the next one. One worker also means one pool of torch threads, whichever thread called.
+    forward pass share the next one. Forward passes run on the worker's torch threads (or the helpers'), whichever
+    thread called.
 
     With `split_threads` of 2 or more, a merged batch of two or more images is cut in two halves that run at once on
     two helper threads with half of the torch threads each, while a lone image still gets all of them on the
