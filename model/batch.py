@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from .errors import InvalidImageError
+from .errors import InvalidImageError, log_file_failure
 from .images import DecodedImage, decode_image
 from .inference import Classifier, Prediction
 
@@ -59,6 +59,8 @@ def classify_sources(
                 outcomes.append(decode_image(source, classifier.limits, draft_min_side=classifier.draft_min_side))
             except InvalidImageError as error:
                 outcomes.append(FileResult(file=name, error=str(error)))
+            except Exception as error:  # one file never stops the rest
+                outcomes.append(FileResult(file=name, error=log_file_failure(logger, "Decoding a file", error)))
         decoded = [outcome for outcome in outcomes if isinstance(outcome, DecodedImage)]
         started = time.perf_counter()
         predictions = iter(classifier.predict([image.image for image in decoded]))

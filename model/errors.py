@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 __all__ = [
+    "FILE_FAILED_MESSAGE",
     "ArchiveError",
     "ArchiveTooLargeError",
     "CacheNotWritableError",
@@ -33,7 +37,19 @@ __all__ = [
     "SingleClassError",
     "UnsafeArchiveError",
     "UnsupportedFormatError",
+    "log_file_failure",
 ]
+
+#: What a user sees for one file that failed unexpectedly (the traceback goes to the log, without the file).
+FILE_FAILED_MESSAGE = "This file could not be read: something unexpected went wrong. Try another file or re-export it."
+
+
+def log_file_failure(logger: logging.Logger, action: str, error: BaseException) -> str:
+    """Log an unexpected failure on one file (the traceback and the error's type, never its message, which may
+    name the file or quote its content) and return `FILE_FAILED_MESSAGE` for that file's row."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    logger.error("%s failed unexpectedly: %s\n%s", action, type(error).__name__, frames.rstrip())
+    return FILE_FAILED_MESSAGE
 
 
 class ClassifierError(Exception):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import CorruptImageError
-from .images import iter_frames, open_image, read_upload
+from .errors import InvalidImageError, log_file_failure
+from .images import frame_count, iter_frames, open_image, read_upload
 from .inference import Classifier
 
 __all__ = ["FrameScore", "FrameScores", "score_frames"]
@@ -33,6 +33,8 @@ class FrameScores:
     frames: tuple[FrameScore, ...]
     total_frames: int
     milliseconds: float
+    #: Why sampling stopped early (a frame that could not be read), else None.
+    stopped: str | None = None
 
     @property
     def animated(self) -> bool:
@@ -49,23 +51,15 @@ class FrameScores:
         return self.top.nsfw_score
 
 
-def _frame_count(data: bytes, classifier: Classifier) -> int:
-    image = open_image(data, classifier.limits)
-    if not getattr(image, "is_animated", False):
-        return 1
-    try:
-        return int(image.n_frames)
-    except (OSError, ValueError, EOFError, SyntaxError) as error:
-        raise CorruptImageError(f"The animation is corrupt ({error}). Re-export it and try again.") from None
-
-
 def score_frames(
     classifier: Classifier, source: bytes | str | os.PathLike[str], *, max_frames: int | None = None
 ) -> FrameScores:
     """Sample up to `max_frames` frames evenly (first and last included) and score them in batches.
 
     A still image gives one frame (index 0). Frames are turned into model inputs as they are decoded, so memory
-    holds one decoded frame and the small input tensors, however large the animation's canvas.
+    holds one decoded frame and the small input tensors, however large the animation's canvas. A frame that
+    cannot be read ends the sampling: the frames before it are scored and `stopped` says why (frames of a GIF
+    can only be reached one after another). Only a file whose first frame cannot be read is refused.
 
     Args:
         classifier: the loaded classifier.
@@ -80,16 +74,32 @@ def score_frames(
     if limit < 1:
         raise ValueError(f"max_frames must be at least 1, not {limit}.")
     data = read_upload(source, classifier.limits)
-    total = _frame_count(data, classifier)
+    total = frame_count(open_image(data, classifier.limits), classifier.limits)
     indices: list[int] = []
     inputs: list[torch.Tensor] = []
-    for index, frame in iter_frames(data, classifier.limits, limit):
+    stopped: str | None = None
+    frames = iter_frames(data, classifier.limits, limit)
+    while True:
+        try:
+            index, frame = next(frames)
+            inputs.append(classifier.preprocess(frame))
+        except StopIteration:
+            break
+        except InvalidImageError as error:
+            if not inputs:
+                raise
+            stopped = f"{error}"
+            break
+        except Exception as error:
+            if not inputs:
+                raise
+            stopped = log_file_failure(logger, "Reading a frame", error)
+            break
         indices.append(index)
-        inputs.append(classifier.preprocess(frame))
     predictions = classifier.predict_tensor(torch.stack(inputs))
     milliseconds = 1000 * (time.perf_counter() - started)
-    frames = tuple(
+    scores = tuple(
         FrameScore(index=index, nsfw_score=p.nsfw_score) for index, p in zip(indices, predictions, strict=True)
     )
-    logger.info("Scored %d of %d frames in %.0f ms", len(frames), total, milliseconds)
-    return FrameScores(frames=frames, total_frames=total, milliseconds=milliseconds)
+    logger.info("Scored %d of %d frames in %.0f ms", len(scores), total, milliseconds)
+    return FrameScores(frames=scores, total_frames=total, milliseconds=milliseconds, stopped=stopped)

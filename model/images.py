@@ -5,18 +5,22 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, WebPImagePlugin  # noqa: F401  (registers the WebP plugin)
+from PIL import AvifImagePlugin, Image, ImageFile, ImageOps, WebPImagePlugin  # noqa: F401  (WebP: registers it)
+from pillow_heif.as_plugin import HeifImageFile, _is_supported_heif
 
-from .errors import CorruptImageError, EmptyFileError, ImageTooLargeError, UnsupportedFormatError
+from .errors import CorruptImageError, EmptyFileError, ImageTooLargeError, InvalidImageError, UnsupportedFormatError
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "ALLOWED_NAMES",
     "BACKGROUND",
     "DecodedImage",
     "ImageLimits",
@@ -30,13 +34,16 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The formats Pillow may open; every other decoder (TIFF, EPS via Ghostscript, PDF, FITS, ...) is never reached.
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
-_ALLOWED_NAMES = "JPEG, PNG, WebP, GIF or BMP"
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "AVIF", "HEIF")
+#: The allowed formats as a user names them, for messages.
+ALLOWED_NAMES = "JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC/HEIF"
 #: Transparent pixels are composited on white, as a browser shows them on a white page.
 BACKGROUND = (255, 255, 255)
 #: Below this many pixels on the short side the model sees mostly interpolation: the score gets a warning.
 SMALL_SIDE = 32
 _PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError, ZeroDivisionError)
+#: Pillow's own decompression-bomb check: an error above twice its limit, a warning (an error under -W error) above.
+_BOMBS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
 # Known signatures of refused formats, checked first so the message can name what the file really is.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
@@ -154,55 +161,94 @@ def read_upload(source: bytes | str | os.PathLike[str], limits: ImageLimits = Im
     return data
 
 
-def open_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageFile.ImageFile:
-    """Identify an allowed format and check the size its header claims, without decoding any pixel.
+def _too_large(width: int, height: int, limit: int) -> ImageTooLargeError:
+    return ImageTooLargeError(
+        f"Image too large: {width} x {height} = {_megapixels(width * height)} MP; "
+        f"the limit is {_megapixels(limit)} MP. Resize it and try again."
+    )
 
-    Pillow's plugins are called directly so that only allow-listed decoders ever see the bytes, and so that the
-    limits here (not Pillow's global decompression-bomb limit) decide, with a message that names the size.
-    """
-    if not data:
-        raise EmptyFileError("The file is empty (0 bytes). Choose an image file and try again.")
-    head = data[:4096]
-    Image.preinit()
-    image: ImageFile.ImageFile | None = None
-    for name in ALLOWED_FORMATS:
-        factory, accept = Image.OPEN[name]
-        if accept is not None and not accept(head):
-            continue
-        try:
-            image = factory(io.BytesIO(data), None)
-        except _PILLOW_ERRORS as error:
-            raise CorruptImageError(
-                f"The {name} file is truncated or corrupt ({error}). Re-export or re-upload the image."
-            ) from None
-        break
-    if image is None:
-        what = _describe_unknown(head)
-        raise UnsupportedFormatError(f"Unsupported file: this is {what}. Upload a {_ALLOWED_NAMES} image.")
+
+def _bomb_error(error: Exception, limits: ImageLimits) -> ImageTooLargeError:
+    """Pillow's own decompression-bomb check fired (at open, seek or load): name the size it refused."""
+    size: object = None
+    trace = error.__traceback__
+    while trace is not None:  # the size is the argument of Pillow's check, the innermost frame that has one
+        if trace.tb_frame.f_code.co_name == "_decompression_bomb_check":
+            size = trace.tb_frame.f_locals.get("size")
+        trace = trace.tb_next
+    # Pillow refuses outright above twice its own limit; name whichever limit is the lower one.
+    limit = min(limits.max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or limits.max_pixels))
+    if isinstance(size, tuple) and len(size) == 2:
+        return _too_large(int(size[0]), int(size[1]), limit)
+    claimed = re.search(r"\((\d+) pixels\)", str(error))
+    pixels = f"{_megapixels(int(claimed.group(1)))} MP" if claimed else "more pixels than allowed"
+    return ImageTooLargeError(
+        f"Image too large: {pixels}; the limit is {_megapixels(limit)} MP. Resize it and try again."
+    )
+
+
+@contextmanager
+def _decoding(what: str, limits: ImageLimits) -> Iterator[None]:
+    """Turn what Pillow raises while reading a file into our errors: bombs (Pillow's own check, also when its
+    warning is raised as an error) into `ImageTooLargeError` naming the size, the rest into `CorruptImageError`."""
+    try:
+        yield
+    except _BOMBS as error:
+        raise _bomb_error(error, limits) from None
+    except _PILLOW_ERRORS as error:
+        raise CorruptImageError(
+            f"The {what} file is truncated or corrupt ({error}). Re-export or re-upload the image."
+        ) from None
+
+
+def _check_size(image: Image.Image, limits: ImageLimits) -> None:
+    """The size the header (or, for a GIF, the frame reached) claims, against the limits; no pixel is decoded."""
     width, height = image.size
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"The {image.format} image has no pixels ({width} x {height}). Upload another image.")
-    pixels = width * height
-    if pixels > limits.max_pixels:
-        raise ImageTooLargeError(
-            f"Image too large: {width} x {height} = {_megapixels(pixels)} MP; "
-            f"the limit is {_megapixels(limits.max_pixels)} MP. Resize it and try again."
-        )
+    if width * height > limits.max_pixels:
+        raise _too_large(width, height, limits.max_pixels)
     if max(width, height) > limits.max_side:
         raise ImageTooLargeError(
             f"Image too large: {width} x {height} px; the longest side may be at most {limits.max_side} px. "
             "Resize or crop it and try again."
         )
-    return image
 
 
-def _load(image: ImageFile.ImageFile) -> None:
-    try:
-        image.load()
-    except _PILLOW_ERRORS as error:
-        raise CorruptImageError(
-            f"The {image.format} file is truncated or corrupt ({error}). Re-export or re-upload the image."
-        ) from None
+def _plugins() -> dict[str, tuple[Callable[..., ImageFile.ImageFile], Callable[[bytes], bool | str] | None]]:
+    """The allowed formats' Pillow plugins (factory, accept), called directly: Pillow's registry is never used."""
+    Image.preinit()
+    plugins = {name: Image.OPEN[name] for name in ("JPEG", "PNG", "WEBP", "GIF", "BMP")}
+    plugins["AVIF"] = (AvifImagePlugin.AvifImageFile, AvifImagePlugin._accept)
+    plugins["HEIF"] = (HeifImageFile, lambda head: _is_supported_heif(io.BytesIO(head)))
+    return plugins
+
+
+def open_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageFile.ImageFile:
+    """Identify an allowed format and check the size its header claims, without decoding any pixel.
+
+    Pillow's plugins are called directly so that only allow-listed decoders ever see the bytes, and so that the
+    limits here (not Pillow's global decompression-bomb limit) decide, with a message that names the size. An
+    ISO media file (AVIF, HEIC/HEIF) is tried with each plugin that accepts its brand, AVIF first.
+    """
+    if not data:
+        raise EmptyFileError("The file is empty (0 bytes). Choose an image file and try again.")
+    head = data[:4096]
+    candidates = [(name, factory) for name, (factory, accept) in _plugins().items() if accept is None or accept(head)]
+    if not candidates:
+        what = _describe_unknown(head)
+        raise UnsupportedFormatError(f"Unsupported file: this is {what}. Upload a {ALLOWED_NAMES} image.")
+    first_error: InvalidImageError | None = None
+    for name, factory in candidates:
+        try:
+            with _decoding(name, limits):
+                image = factory(io.BytesIO(data), None)
+        except CorruptImageError as error:
+            first_error = first_error or error
+            continue
+        _check_size(image, limits)
+        return image
+    raise first_error or CorruptImageError("The image could not be opened. Re-export or re-upload it.")
 
 
 def _rescale_high_bit_depth(image: Image.Image) -> Image.Image:
@@ -267,14 +313,16 @@ def decode_image(
     """
     data = read_upload(source, limits)
     image = open_image(data, limits)
+    what = str(image.format)
     width, height = image.size
-    animated = bool(getattr(image, "is_animated", False))
-    if draft_min_side and image.format == "JPEG" and min(width, height) >= 2 * draft_min_side:
-        scale = min(width, height) / draft_min_side
-        image.draft("RGB", (int(width / scale), int(height / scale)))
-    _load(image)
-    oriented, orientation_notes = _orient(image)
-    rgb, mode_notes = to_rgb(oriented)
+    with _decoding(what, limits):
+        animated = bool(getattr(image, "is_animated", False))
+        if draft_min_side and image.format == "JPEG" and min(width, height) >= 2 * draft_min_side:
+            scale = min(width, height) / draft_min_side
+            image.draft("RGB", (int(width / scale), int(height / scale)))
+        image.load()
+        oriented, orientation_notes = _orient(image)
+        rgb, mode_notes = to_rgb(oriented)
     notes = list(orientation_notes + mode_notes)
     shown_width, shown_height = (height, width) if oriented.size != image.size else (width, height)
     if min(width, height) < SMALL_SIDE:
@@ -285,7 +333,7 @@ def decode_image(
         notes.append("Animated image: the first frame was classified.")
     return DecodedImage(
         image=rgb,
-        format=str(image.format),
+        format=what,
         width=shown_width,
         height=shown_height,
         animated=animated,
@@ -293,27 +341,35 @@ def decode_image(
     )
 
 
+def frame_count(image: ImageFile.ImageFile, limits: ImageLimits) -> int:
+    """How many frames an opened image has (1 for a still); a GIF's count costs one pass over its data.
+
+    Raises:
+        InvalidImageError: the animation is corrupt, or Pillow's bomb check fired while counting.
+    """
+    with _decoding(f"{image.format} animation", limits):
+        if not getattr(image, "is_animated", False):
+            return 1
+        return int(image.n_frames)
+
+
 def iter_frames(data: bytes, limits: ImageLimits, max_frames: int) -> Iterator[tuple[int, Image.Image]]:
     """Yield up to `max_frames` frames of an animation, evenly spaced, as RGB images with their index.
 
-    The frame count is read only when the image is animated; a GIF's count costs one pass over its data, which
-    is bounded by the byte limit.
+    The size is checked again at every frame (a GIF frame may enlarge the canvas). A frame that cannot be read
+    raises `InvalidImageError` when it is reached; the frames before it have been yielded.
     """
     image = open_image(data, limits)
-    if not getattr(image, "is_animated", False):
-        _load(image)
-        yield 0, to_rgb(image)[0]
-        return
-    try:
-        total = int(image.n_frames)
-    except _PILLOW_ERRORS as error:
-        raise CorruptImageError(f"The animation is corrupt ({error}). Re-export it and try again.") from None
+    what = str(image.format)
+    total = frame_count(image, limits)
     count = min(total, max_frames)
     indices = sorted({round(i * (total - 1) / max(count - 1, 1)) for i in range(count)})
     for index in indices:
-        try:
-            image.seek(index)
-        except _PILLOW_ERRORS as error:
-            raise CorruptImageError(f"Frame {index} of the animation is corrupt ({error}).") from None
-        _load(image)
-        yield index, to_rgb(image.copy())[0]
+        with _decoding(f"{what} frame {index} of the", limits):
+            if index:
+                image.seek(index)
+        _check_size(image, limits)
+        with _decoding(f"{what} frame {index} of the", limits):
+            image.load()
+            frame = to_rgb(image.copy())[0]
+        yield index, frame

@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from .errors import log_file_failure
 from .frames import FrameScores, score_frames
 from .images import decode_image, read_upload
 from .inference import Classifier
@@ -134,11 +135,19 @@ def moderate(
         notes.append(
             f"Animated image: {len(frames.frames)} of {frames.total_frames} frames were scored; the highest decides."
         )
+        if frames.stopped:
+            notes.append(f"Sampling stopped at a frame that could not be read: {frames.stopped}")
         if scan:
             notes.append("The tile scan applies to still images; the animation was scored frame by frame instead.")
     elif scan:
-        scan_result = scan_image(classifier, decoded.image)
-        whole = scan_result.whole_score
+        try:
+            scan_result = scan_image(classifier, decoded.image)
+            whole = scan_result.whole_score
+        except Exception as error:  # the whole-image score still stands on its own
+            log_file_failure(logger, "The tile scan", error)
+            [prediction] = classifier.predict([decoded.image])
+            whole = prediction.nsfw_score
+            notes.append("The tile scan failed: only the whole image was scored.")
     else:
         [prediction] = classifier.predict([decoded.image])
         whole = prediction.nsfw_score

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import pillow_heif
 from PIL import Image
 
 from model import errors
 
 from .images import drawing, encode, photo
 
-__all__ = ["Case", "animated_gif", "corpus", "exif_rotated", "jpeg_claiming", "png_claiming"]
+#: The GIF from the field that once stopped a whole batch: Pillow's own bomb check fired while opening it.
+_GIF_BOMB = (65535, 65535)
+
+__all__ = [
+    "Case",
+    "animated_gif",
+    "corpus",
+    "exif_rotated",
+    "gif_claiming",
+    "heif",
+    "jpeg_claiming",
+    "png_claiming",
+    "webp_claiming",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,44 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def gif_claiming(width: int, height: int) -> bytes:
+    """A ~40-byte GIF with a 1 x 1 screen whose only frame claims `width` x `height`: Pillow grows the canvas to
+    the frame while opening the file, where its own bomb check fires above twice `Image.MAX_IMAGE_PIXELS`."""
+    screen = struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"  # 2-colour global palette
+    frame = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0)
+    pixels = b"\x02\x02\x44\x01\x00"  # LZW: minimum code size 2, one sub-block, terminator
+    return b"GIF89a" + screen + frame + pixels + b";"
+
+
+def gif_frame_offsets(data: bytes) -> list[int]:
+    """Where each image descriptor (",", then x, y, width, height as little-endian 16-bit) starts in a GIF."""
+    position = 13
+    if data[10] & 0x80:
+        position += 3 << ((data[10] & 7) + 1)
+    offsets = []
+    while position < len(data) and data[position] != 0x3B:
+        if data[position] == 0x21:  # extension: label, then sub-blocks
+            position += 2
+        else:
+            offsets.append(position)
+            flags = data[position + 9]
+            position += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0) + 1  # descriptor, palette, LZW size
+        while data[position]:
+            position += data[position] + 1
+        position += 1
+    return offsets
+
+
+def webp_claiming(width: int, height: int) -> bytes:
+    """A small lossless WebP whose VP8L header is rewritten to claim `width` x `height` (each at most 16384)."""
+    data = bytearray(encode(Image.new("RGB", (8, 8), (40, 120, 220)), "WEBP", lossless=True))
+    start = data.index(b"VP8L") + 8 + 1  # chunk header, then the 0x2f signature byte
+    bits = int.from_bytes(data[start : start + 4], "little")
+    bits = (bits & ~0x0FFFFFFF) | (width - 1) | ((height - 1) << 14)
+    data[start : start + 4] = bits.to_bytes(4, "little")
+    return bytes(data)
+
+
 def exif_rotated(orientation: int) -> bytes:
     """A 120x60 JPEG, left half red, with EXIF orientation `orientation`."""
     image = Image.new("RGB", (120, 60), (0, 0, 255))
@@ -54,6 +107,13 @@ def exif_rotated(orientation: int) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
     return encode(image, "JPEG", exif=exif.tobytes(), quality=95)
+
+
+def heif(image: Image.Image, **options: object) -> bytes:
+    """`image` saved as HEIC (HEVC in a HEIF container), as a phone camera stores photos."""
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, format="HEIF", **options)
+    return buffer.getvalue()
 
 
 def animated_gif(frames: int, size: tuple[int, int] = (16, 16)) -> bytes:
@@ -105,7 +165,9 @@ def corpus() -> list[Case]:
     png = encode(drawing((96, 64)), "PNG")
     webp = encode(drawing((96, 64)), "WEBP")
     tiff = encode(drawing((32, 32)), "TIFF")
-    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
+    heic = heif(drawing((96, 64)))
+    avif = encode(drawing((96, 64)), "AVIF")
+    mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 200
     cases = [
         Case("empty file", "empty.jpg", b"", errors.EmptyFileError, "empty"),
         Case(
@@ -141,7 +203,9 @@ def corpus() -> list[Case]:
             errors.UnsupportedFormatError,
             "SVG",
         ),
-        Case("heic named jpg", "phone.jpg", heic, errors.UnsupportedFormatError, "HEIC"),
+        Case("mp4 named jpg", "clip.jpg", mp4, errors.UnsupportedFormatError, "MP4/QuickTime video"),
+        Case("truncated heic", "cut.heic", heic[: len(heic) // 2], errors.CorruptImageError, "HEIF file is truncated"),
+        Case("truncated avif", "cut.avif", avif[: len(avif) // 2], errors.CorruptImageError, "AVIF file is truncated"),
         Case("truncated jpeg", "cut.jpg", jpeg[: len(jpeg) // 2], errors.CorruptImageError, "JPEG file is truncated"),
         Case(
             "corrupted jpeg",
@@ -175,6 +239,20 @@ def corpus() -> list[Case]:
             errors.ImageTooLargeError,
             r"65000 x 65000 = 4225 MP; the limit is 40 MP",
         ),
+        Case(
+            "gif claiming 65535x65535",
+            "bomb.gif",
+            gif_claiming(*_GIF_BOMB),
+            errors.ImageTooLargeError,
+            r"Image too large: 65535 x 65535 = 4294\.8 MP; the limit is 40 MP",
+        ),
+        Case(
+            "webp claiming 16384x16384",
+            "bomb.webp",
+            webp_claiming(16384, 16384),
+            errors.ImageTooLargeError,
+            r"Image too large: 16384 x 16384 = 268\.4 MP; the limit is 40 MP",
+        ),
         Case("zero-sized bmp", "zero.bmp", _zero_bmp(), errors.CorruptImageError, "BMP"),
         Case(
             "5x20000 strip",
@@ -202,6 +280,15 @@ def corpus() -> list[Case]:
         Case("8x8 image", "tiny.png", encode(drawing((8, 8)), "PNG"), note="Very small image"),
         Case("bmp", "ok.bmp", encode(drawing((64, 64)), "BMP")),
         Case("webp", "ok.webp", webp),
+        Case("avif", "ok.avif", avif),
+        Case("heic named jpg", "phone.jpg", heic),
+        Case("heic", "phone.heic", heic),
+        Case(
+            "animated avif",
+            "anim.avif",
+            encode(drawing((32, 32)), "AVIF", save_all=True, append_images=[photo().resize((32, 32))]),
+            note="Animated image",
+        ),
         Case(
             "animated webp",
             "anim.webp",
