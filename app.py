@@ -43,7 +43,7 @@ def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float
     """Classify one image as NSFW or SFW.
 
     Args:
-        image: the image file (JPEG, PNG, WebP, GIF or BMP).
+        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC).
         threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
 
     Returns:

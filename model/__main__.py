@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m model",
         description="Classify images as NSFW or SFW with Marqo/nsfw-image-detection-384 (or NSFW_MODEL).",
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, GIF, BMP)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC files")
     parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
     parser.add_argument("--threshold", type=float, default=0.5, help="NSFW when score >= threshold (default 0.5)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")

@@ -601,7 +601,7 @@ def _collect(uploads: UploadSet, paths: list[Path], names: Sequence[str] | None,
             first = uploads.skipped[0]
             found = f" ({len(uploads.skipped)} file(s) skipped, e.g. {first.file}: {first.reason})"
         raise EmptyArchiveError(
-            f"The upload holds no files to classify{found}. Add JPEG, PNG, WebP, GIF or BMP images."
+            f"The upload holds no files to classify{found}. Add JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC images."
         )
     if labelled:
         _label(uploads, manifests)

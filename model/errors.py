@@ -121,7 +121,7 @@ class EmptyFileError(InvalidImageError):
 
 
 class UnsupportedFormatError(InvalidImageError):
-    """The file is not one of the allowed image formats (JPEG, PNG, WebP, GIF, BMP)."""
+    """The file is not one of the allowed image formats (JPEG, PNG, WebP, GIF, BMP, AVIF, HEIC/HEIF)."""
 
 
 class ImageTooLargeError(InvalidImageError):

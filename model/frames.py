@@ -1,4 +1,4 @@
-"""Animations: frames sampled evenly (animated GIF/WebP), each scored, the maximum deciding."""
+"""Animations: frames sampled evenly (animated GIF, WebP, AVIF or HEIF), each scored, the maximum deciding."""
 
 from __future__ import annotations
 

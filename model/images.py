@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 #: The formats Pillow may open; every other decoder (TIFF, EPS via Ghostscript, PDF, FITS, ...) is never reached.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "AVIF", "HEIF")
 #: The allowed formats as a user names them, for messages.
-ALLOWED_NAMES = "JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC/HEIF"
+ALLOWED_NAMES = "JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC"
 #: Transparent pixels are composited on white, as a browser shows them on a white page.
 BACKGROUND = (255, 255, 255)
 #: Below this many pixels on the short side the model sees mostly interpolation: the score gets a warning.

@@ -110,7 +110,7 @@ def moderate(
     """Score an upload for a moderation decision.
 
     A still image is scored whole and, with `scan`, also tile by tile at full resolution (`model.scan`). An
-    animation (GIF/WebP) has up to `settings.max_frames` frames scored (`model.frames`); the scan is not run on
+    animation (GIF, WebP, AVIF) has up to `settings.max_frames` frames scored (`model.frames`); the scan is not run on
     animations, whose frames are usually small.
 
     Args:

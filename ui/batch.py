@@ -225,7 +225,7 @@ def build(loader: ModelLoader) -> None:
                 elem_id="batch-threshold",
             )
             gr.Markdown(
-                "JPEG, PNG, WebP, GIF or BMP images, and .zip archives (folders inside are fine). "
+                "JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC images, and .zip archives (folders inside are fine). "
                 "Files that cannot be read are listed with the reason; the rest are still classified.",
                 elem_classes="muted",
             )
@@ -281,7 +281,7 @@ def classify_batch(loader: ModelLoader, files: Sequence[str] | None, threshold: 
     """Classify many images at once; zip archives are opened and every image inside is classified.
 
     Args:
-        files: image files (JPEG, PNG, WebP, GIF, BMP) and/or .zip archives.
+        files: image files (JPEG, PNG, WebP, GIF, BMP, AVIF, HEIC) and/or .zip archives.
         threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
 
     Returns:

@@ -19,7 +19,7 @@ __all__ = ["Classification", "Timings", "classify_upload", "model_id"]
 
 logger = logging.getLogger(__name__)
 
-NO_IMAGE_MESSAGE = "No image was given. Upload a JPEG, PNG, WebP, GIF or BMP image."
+NO_IMAGE_MESSAGE = "No image was given. Upload a JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC image."
 
 
 @dataclass(frozen=True)

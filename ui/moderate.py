@@ -49,7 +49,7 @@ _CLEAR_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.removeAttribut
 _EMPTY_CARD = (
     '<div class="verdict verdict-empty" data-decision="">'
     '<div class="verdict-label">No image yet</div>'
-    '<div class="verdict-detail">Upload or paste an image or an animated GIF/WebP, or pick an example.</div></div>'
+    '<div class="verdict-detail">Upload or paste an image or an animated GIF/WebP/AVIF, or pick an example.</div></div>'
 )
 _BOX_COLOURS = {"allow": (22, 163, 74), "review": (217, 119, 6), "block": (220, 38, 38)}
 
@@ -64,11 +64,11 @@ def moderate_image(
     """Decide allow, review or block for one image with a review band; optionally scan it tile by tile.
 
     Below `allow_below` the image is allowed, at or above `block_above` it is blocked, in between it goes to human
-    review (equal thresholds give a plain allow/block cut). Animated GIF/WebP files have their frames sampled
+    review (equal thresholds give a plain allow/block cut). Animated GIF/WebP/AVIF files have their frames sampled
     evenly and scored; the highest frame decides.
 
     Args:
-        image: the image file (JPEG, PNG, WebP, GIF or BMP; animations allowed).
+        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC; animations allowed).
         allow_below: allow when the NSFW score is below this (0 to 1, default 0.3).
         block_above: block when the NSFW score is at or above this (0 to 1, default 0.7, not below allow_below).
         scan: also classify overlapping model-sized tiles of the full-resolution image, to find a small NSFW region
@@ -94,7 +94,7 @@ def explain_image(loader: ModelLoader, image: dict[str, Any] | str | None) -> Im
     model's centre crop are dimmed: the model never saw them.
 
     Args:
-        image: the image file (JPEG, PNG, WebP, GIF or BMP; the first frame of an animation).
+        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC; the first frame of an animation).
     """
     with user_errors("explain", title="Could not explain"):
         classifier = loader.wait()

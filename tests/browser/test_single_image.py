@@ -114,7 +114,7 @@ def test_a_bad_upload_shows_the_decoders_message(page: Page, tmp_path: Path) -> 
     fake.write_bytes(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n")
     upload(page, fake)
     text = wait_for_verdict(page, "error")
-    assert "Unsupported file: this is a PDF document. Upload a JPEG, PNG, WebP, GIF or BMP image." in text
+    assert "Unsupported file: this is a PDF document. Upload a JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC image." in text
     assert not page.locator("#analysis").is_visible()
     set_threshold(page, 0.3)  # no scores to re-check: the message stays
     page.wait_for_function("() => document.querySelector('#threshold input[type=number]').value === '0.3'")
