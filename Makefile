@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench fuzz clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: $(VENV)/.dev $(CHROMIUM) lint
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
+
+# The decoder against FUZZ_CASES seeded mutations of valid files (a short run is part of `make test`).
+FUZZ_CASES ?= 20000
+FUZZ_SEED ?= 0
+fuzz: $(VENV)/.dev
+	$(PY) -m tests.support.fuzz --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -41,7 +41,20 @@ ALLOWED_NAMES = "JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC"
 BACKGROUND = (255, 255, 255)
 #: Below this many pixels on the short side the model sees mostly interpolation: the score gets a warning.
 SMALL_SIDE = 32
-_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError, ZeroDivisionError)
+# RuntimeError: how the AVIF and HEIF decoders (libavif, libheif) report a file they cannot decode.
+_PILLOW_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    struct.error,
+    IndexError,
+    TypeError,
+    ZeroDivisionError,
+)
+#: How libheif words a refusal of its own size limits (about 1 gigapixel, far above ours).
+_LIBHEIF_LIMIT = "Security limit exceeded"
 #: Pillow's own decompression-bomb check: an error above twice its limit, a warning (an error under -W error) above.
 _BOMBS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 
@@ -195,10 +208,54 @@ def _decoding(what: str, limits: ImageLimits) -> Iterator[None]:
         yield
     except _BOMBS as error:
         raise _bomb_error(error, limits) from None
+    except RuntimeError as error:
+        if _LIBHEIF_LIMIT in str(error):
+            raise ImageTooLargeError(
+                f"Image too large: the HEIF decoder refused it ({str(error).strip()}). Resize it and try again."
+            ) from None
+        raise CorruptImageError(
+            f"The {what} file is truncated or corrupt ({error}). Re-export or re-upload the image."
+        ) from None
     except _PILLOW_ERRORS as error:
         raise CorruptImageError(
             f"The {what} file is truncated or corrupt ({error}). Re-export or re-upload the image."
         ) from None
+
+
+def _iso_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, body start, body end) of each ISO base media box in data[start:end] (AVIF and HEIF files)."""
+    position = start
+    while position + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, position)
+        header = 8
+        if size == 1 and position + 16 <= end:
+            size, header = struct.unpack_from(">Q", data, position + 8)[0], 16
+        elif size == 0:
+            size = end - position
+        if size < header:
+            return
+        yield kind, position + header, min(position + size, end)
+        position += size
+
+
+def _claimed_iso_sizes(data: bytes) -> Iterator[tuple[int, int]]:
+    """Every image size (`ispe`) the `meta` box declares: the primary image, grid tiles, thumbnails, alpha.
+
+    libheif may decode at a declared size other than the primary's (up to its own limit of about 1 gigapixel),
+    so every one of them is held to the limits before any pixel is decoded.
+    """
+    for kind, body, end in _iso_boxes(data, 0, len(data)):
+        if kind != b"meta":
+            continue
+        for inner, inner_body, inner_end in _iso_boxes(data, body + 4, end):  # meta is a full box: skip version
+            if inner != b"iprp":
+                continue
+            for ipco, ipco_body, ipco_end in _iso_boxes(data, inner_body, inner_end):
+                if ipco != b"ipco":
+                    continue
+                for prop, prop_body, prop_end in _iso_boxes(data, ipco_body, ipco_end):
+                    if prop == b"ispe" and prop_end - prop_body >= 12:
+                        yield struct.unpack_from(">II", data, prop_body + 4)
 
 
 def _check_size(image: Image.Image, limits: ImageLimits) -> None:
@@ -206,6 +263,10 @@ def _check_size(image: Image.Image, limits: ImageLimits) -> None:
     width, height = image.size
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"The {image.format} image has no pixels ({width} x {height}). Upload another image.")
+    _check_dimensions(width, height, limits)
+
+
+def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
     if width * height > limits.max_pixels:
         raise _too_large(width, height, limits.max_pixels)
     if max(width, height) > limits.max_side:
@@ -247,6 +308,9 @@ def open_image(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageFile.Im
             first_error = first_error or error
             continue
         _check_size(image, limits)
+        if name in {"AVIF", "HEIF"}:
+            for width, height in _claimed_iso_sizes(data):
+                _check_dimensions(width, height, limits)
         return image
     raise first_error or CorruptImageError("The image could not be opened. Re-export or re-upload it.")
 
