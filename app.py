@@ -15,12 +15,9 @@ from model import Classifier, ConfigurationError, Settings, check_threshold, loa
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
-from ui.launch_check import make_launch_check_patient
+from ui.gradio_fixes import apply as apply_gradio_fixes
 from ui.mcp import bind
-from ui.monitoring import refresh_monitoring_summary_less_often
-from ui.sessions import make_sessions_lazy
 from ui.upload import refuse_remote_files, upload_source
-from ui.upload_cache import make_cache_sweep_safe
 
 __all__ = ["TABS", "build_demo", "classify", "main", "model_info"]
 
@@ -43,7 +40,7 @@ def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float
     """Classify one image as NSFW or SFW.
 
     Args:
-        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC).
+        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC); over MCP, a base64 data URI.
         threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
 
     Returns:
@@ -153,14 +150,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL at INFO, and file URLs carry upload names: keep only sizes and timings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Gradio workarounds (ui/gradio_fixes): /monitoring refresh, cache sweep, lazy sessions, start-up check, MCP.
+    apply_gradio_fixes()
     loader = create_loader(args.model)
     demo = build_demo(loader)
-    refresh_monitoring_summary_less_often()  # Gradio rebuilds it (pandas, 10,000 events) after every event
     # Requests waiting beyond NSFW_QUEUE_SIZE get "queue full" at once (HTTP 503) rather than waiting minutes.
     demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)
-    make_cache_sweep_safe()  # Gradio's own sweep of DELETE_CACHE stops for good under steady uploads
-    make_sessions_lazy()  # Gradio renders all 146 block configs for every new session, i.e. every HTTP API call
-    make_launch_check_patient()  # Gradio exits if its page takes over 3 s to answer once at start-up (busy CPU)
     demo.launch(
         share=args.share,
         # Zips for the Batch and Evaluate tabs may be larger than one image; each image is still held to its limit.

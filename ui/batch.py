@@ -281,7 +281,7 @@ def classify_batch(loader: ModelLoader, files: Sequence[str] | None, threshold: 
     """Classify many images at once; zip archives are opened and every image inside is classified.
 
     Args:
-        files: image files (JPEG, PNG, WebP, GIF, BMP, AVIF, HEIC) and/or .zip archives.
+        files: images (JPEG, PNG, WebP, GIF, BMP, AVIF, HEIC) and/or .zip archives; over MCP, base64 data URIs.
         threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
 
     Returns:

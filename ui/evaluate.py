@@ -546,7 +546,7 @@ def evaluate_set(
     """Evaluate the model on a labelled .zip: images under folders named nsfw and sfw, or a CSV manifest file,label.
 
     Args:
-        zip_file: the labelled archive.
+        zip_file: the labelled archive; over MCP, a base64 data URI (data:application/zip;base64,...).
         threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
         target_precision: precision the recommended "target_precision" threshold must reach (default 0.95).
         target_recall: recall the recommended "target_recall" threshold must reach (default 0.95).

@@ -68,7 +68,7 @@ def moderate_image(
     evenly and scored; the highest frame decides.
 
     Args:
-        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC; animations allowed).
+        image: the image (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC; animations allowed); over MCP a base64 data URI.
         allow_below: allow when the NSFW score is below this (0 to 1, default 0.3).
         block_above: block when the NSFW score is at or above this (0 to 1, default 0.7, not below allow_below).
         scan: also classify overlapping model-sized tiles of the full-resolution image, to find a small NSFW region
@@ -94,7 +94,7 @@ def explain_image(loader: ModelLoader, image: dict[str, Any] | str | None) -> Im
     model's centre crop are dimmed: the model never saw them.
 
     Args:
-        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC; the first frame of an animation).
+        image: the image (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC; an animation's first frame); over MCP a data URI.
     """
     with user_errors("explain", title="Could not explain"):
         classifier = loader.wait()

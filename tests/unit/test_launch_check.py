@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import pytest
 from gradio import networking
 
-from ui.launch_check import make_launch_check_patient, page_answers
+from ui.gradio_fixes.launch_check import UPSTREAM_URL_OK, page_answers
+from ui.gradio_fixes.launch_check import apply as make_launch_check_patient
 
-GRADIO_URL_OK = networking.url_ok
+GRADIO_URL_OK = UPSTREAM_URL_OK
 
 
 class SlowFirstAnswer(http.server.BaseHTTPRequestHandler):

@@ -11,7 +11,8 @@ from gradio import queueing
 import app as demo_app
 from model import ModelNotFoundError, Settings
 from ui import ModelLoader
-from ui.monitoring import REFRESH_EVENTS, refresh_monitoring_summary_less_often
+from ui.gradio_fixes.monitoring import REFRESH_EVENTS
+from ui.gradio_fixes.monitoring import apply as refresh_monitoring_summary_less_often
 
 
 def _rebuilds(monkeypatch: pytest.MonkeyPatch, events: int) -> int:
@@ -65,8 +66,8 @@ def test_main_makes_the_queue_with_that_setting(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **options: launched.append(self))
     failed = ModelLoader.failed(ModelNotFoundError("no model in this test"), Settings())
     monkeypatch.setattr(demo_app, "create_loader", lambda model: failed)
-    for patch in ("make_cache_sweep_safe", "make_sessions_lazy", "make_launch_check_patient"):
-        monkeypatch.setattr(demo_app, patch, lambda: None)  # they patch Gradio for the whole process
+    # The other fixes patch Gradio for the whole process: only the monitoring one runs here.
+    monkeypatch.setattr(demo_app, "apply_gradio_fixes", refresh_monitoring_summary_less_often)
     demo_app.main([])
     [demo] = launched
     assert demo._queue.ANAYLTICS_CACHE_FREQUENCY == REFRESH_EVENTS

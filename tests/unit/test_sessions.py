@@ -13,9 +13,10 @@ from gradio.blocks import BlocksConfig
 import app as demo_app
 from model import ModelNotFoundError, Settings
 from ui import ModelLoader
-from ui.sessions import make_sessions_lazy
+from ui.gradio_fixes.sessions import UPSTREAM_INIT
+from ui.gradio_fixes.sessions import apply as make_sessions_lazy
 
-EAGER_INIT = state_holder.SessionState.__init__
+EAGER_INIT = UPSTREAM_INIT
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,20 @@ def test_a_new_session_renders_no_block_config(demo: gr.Blocks, lazy: None, monk
     monkeypatch.setattr(BlocksConfig, "config_for_block", counting)
     state_holder.StateHolder.__getitem__(_holder(demo), "a new API caller")
     assert rendered == []
+
+
+def test_gradio_s_own_session_renders_every_block_config(demo: gr.Blocks, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why ui.gradio_fixes.sessions exists. If a Gradio upgrade renders lazily itself, this fails: the fix can go."""
+    rendered: list[int] = []
+    render = BlocksConfig.config_for_block
+
+    def counting(block_id: int, *args: object) -> object:
+        rendered.append(block_id)
+        return render(block_id, *args)
+
+    monkeypatch.setattr(BlocksConfig, "config_for_block", staticmethod(counting))
+    eager_session(demo)
+    assert len(rendered) >= len(demo.blocks) > 100
 
 
 def _holder(demo: gr.Blocks) -> state_holder.StateHolder:

@@ -12,7 +12,8 @@ import gradio as gr
 import pytest
 from gradio import route_utils
 
-from ui.upload_cache import delete_old_uploads, make_cache_sweep_safe
+from ui.gradio_fixes.upload_cache import UPSTREAM_SWEEP, delete_old_uploads
+from ui.gradio_fixes.upload_cache import apply as make_cache_sweep_safe
 
 Sweep = Callable[[gr.Blocks, int | None], None]
 
@@ -46,10 +47,8 @@ def sweep_while_uploading(demo: gr.Blocks, folder: Path, sweep: Sweep, seconds: 
 
 
 def test_gradios_own_sweep_fails_when_an_upload_arrives_meanwhile(tmp_path: Path) -> None:
-    # Why ui.upload_cache exists. If a Gradio upgrade fixes its sweep, this fails: the workaround can then go.
-    original = route_utils.delete_files_created_by_app
-    if original is delete_old_uploads:
-        pytest.skip("the workaround is already installed in this process")
+    # Why ui.gradio_fixes.upload_cache exists. If a Gradio upgrade fixes its sweep, this fails: the fix can go.
+    original = UPSTREAM_SWEEP
     with gr.Blocks() as demo:
         gr.Markdown("cache")
     with pytest.raises(RuntimeError, match="Set changed size during iteration"):

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import MutableMapping
 
-__all__ = ["REFRESH_EVENTS", "refresh_monitoring_summary_less_often"]
+__all__ = ["REFRESH_EVENTS", "apply"]
 
 #: Events between two rebuilds of the /monitoring summary.
 REFRESH_EVENTS = 100
 
 
-def refresh_monitoring_summary_less_often(environ: MutableMapping[str, str] = os.environ) -> None:
+def apply(environ: MutableMapping[str, str] = os.environ) -> None:
     """Have queues made from now on rebuild the monitoring summary every `REFRESH_EVENTS` events, unless the
     operator set GRADIO_ANALYTICS_CACHE_FREQUENCY."""
     environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(REFRESH_EVENTS))

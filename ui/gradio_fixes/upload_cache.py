@@ -17,9 +17,12 @@ from pathlib import Path
 import gradio as gr
 from gradio import route_utils
 
-__all__ = ["delete_old_uploads", "make_cache_sweep_safe"]
+__all__ = ["UPSTREAM_SWEEP", "apply", "delete_old_uploads"]
 
 logger = logging.getLogger(__name__)
+
+#: Gradio's own sweep, kept for the test that shows why this module exists.
+UPSTREAM_SWEEP = route_utils.delete_files_created_by_app
 
 
 def delete_old_uploads(blocks: gr.Blocks, age: int | None) -> None:
@@ -46,6 +49,6 @@ def delete_old_uploads(blocks: gr.Blocks, age: int | None) -> None:
         files.difference_update(removed)
 
 
-def make_cache_sweep_safe() -> None:
+def apply() -> None:
     """Have Gradio's scheduled sweep (and its clean-up at shutdown) call `delete_old_uploads`."""
     route_utils.delete_files_created_by_app = delete_old_uploads

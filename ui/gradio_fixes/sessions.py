@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 from gradio import state_holder
 
-__all__ = ["LazyConfigs", "make_sessions_lazy"]
+__all__ = ["UPSTREAM_INIT", "LazyConfigs", "apply"]
 
 
 class LazyConfigs(dict):
@@ -86,11 +86,12 @@ class LazyConfigs(dict):
         return super().items()
 
 
-_original_init = state_holder.SessionState.__init__
+#: Gradio's own constructor, kept for `apply` and for the test that shows why this module exists.
+UPSTREAM_INIT = state_holder.SessionState.__init__
 
 
 def _lazy_init(self: state_holder.SessionState, blocks: gr.Blocks) -> None:
-    _original_init(self, _NoBlocks(blocks))
+    UPSTREAM_INIT(self, _NoBlocks(blocks))
     self.config_values = LazyConfigs(self, blocks)
 
 
@@ -102,6 +103,6 @@ class _NoBlocks:
         self.blocks: dict[int, Any] = {}
 
 
-def make_sessions_lazy() -> None:
+def apply() -> None:
     """Have every new Gradio session render its config on demand (see the module's docstring)."""
     state_holder.SessionState.__init__ = _lazy_init

@@ -1,0 +1,87 @@
+"""The app as an agent meets it: a real MCP client (the `mcp` package, streamable HTTP) lists the tools, reads how to
+send an image, calls classify and moderate with base64 data URIs, and parses JSON; a URL or a path is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+from tests.support.app_process import RunningApp
+from tests.support.corpus import heif
+from tests.support.images import EXAMPLES, photo
+
+TOOLS = {"classify", "moderate", "explain", "classify_batch", "evaluate", "model_info"}
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def with_session(app: RunningApp, work: Any) -> Any:
+    """Run `work(session)` in one MCP session against the app."""
+
+    async def session_run() -> Any:
+        async with (
+            streamablehttp_client(f"{app.url}gradio_api/mcp/") as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await work(session)
+
+    return asyncio.run(session_run())
+
+
+def call(app: RunningApp, tool: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+    async def work(session: ClientSession) -> tuple[bool, str]:
+        result = await session.call_tool(tool, arguments)
+        return bool(result.isError), "\n".join(item.text for item in result.content if item.type == "text")
+
+    return with_session(app, work)
+
+
+@pytest.fixture(scope="module")
+def tools(app: RunningApp) -> dict[str, Any]:
+    async def work(session: ClientSession) -> dict[str, Any]:
+        return {tool.name: tool for tool in (await session.list_tools()).tools}
+
+    return with_session(app, work)
+
+
+def test_the_tools_tell_an_agent_to_send_a_data_uri_not_a_url(tools: dict[str, Any]) -> None:
+    assert set(tools) >= TOOLS
+    for name in ("classify", "moderate", "explain"):
+        image = tools[name].inputSchema["properties"]["image"]
+        assert "base64 data URI" in image["format"] and "http or https url" not in json.dumps(image)
+        assert "base64 data URI" in tools[name].description and "no URL" in tools[name].description
+        assert image["description"].endswith("data URI.")  # Gradio reads one line per argument: keep it whole
+    for name in ("classify_batch", "evaluate"):
+        assert "http or https url" not in json.dumps(tools[name].inputSchema)
+
+
+def test_classify_with_a_data_uri_answers_json(app: RunningApp) -> None:
+    failed, text = call(app, "classify", {"image": data_uri((EXAMPLES / "rocket.jpg").read_bytes(), "image/jpeg")})
+    assert not failed, text
+    result = json.loads(text)
+    assert result["label"] == "NSFW" and result["image"]["format"] == "JPEG"
+
+
+def test_moderate_with_a_heic_data_uri_answers_json(app: RunningApp) -> None:
+    image = heif(photo("astronaut.png").resize((320, 240)))
+    failed, text = call(app, "moderate", {"image": data_uri(image, "image/heic"), "scan": True})
+    assert not failed, text
+    result = json.loads(text)
+    assert result["decision"] == "allow" and result["image"]["format"] == "HEIF" and result["tiles"]["count"] >= 1
+
+
+@pytest.mark.parametrize("image", ["https://example.com/photo.jpg", "/etc/hostname", "photo.jpg"])
+def test_a_url_or_a_path_is_refused_with_what_to_send(app: RunningApp, image: str) -> None:
+    failed, text = call(app, "classify", {"image": image})
+    assert failed
+    assert "data URI" in text or "never a server path or a URL" in text, text
+    assert "Traceback" not in text and "provide a url" not in text
