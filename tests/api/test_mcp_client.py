@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from tests.support.app_process import RunningApp
 from tests.support.corpus import heif
 from tests.support.images import EXAMPLES, photo
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 TOOLS = {"classify", "moderate", "explain", "classify_batch", "evaluate", "model_info"}
 
 
@@ -85,3 +88,14 @@ def test_a_url_or_a_path_is_refused_with_what_to_send(app: RunningApp, image: st
     assert failed
     assert "data URI" in text or "never a server path or a URL" in text, text
     assert "Traceback" not in text and "provide a url" not in text
+
+
+def test_the_readme_mcp_snippet_moderates_a_photo(
+    app: RunningApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    section = README.read_text(encoding="utf-8").split("### From an LLM agent (MCP)", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    (tmp_path / "photo.jpg").write_bytes((EXAMPLES / "rocket.jpg").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace("http://127.0.0.1:7860/", app.url), "README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines()[-1] == "block"  # the stand-in scores rocket.jpg ~0.997
