@@ -87,3 +87,8 @@ def test_the_cli_prints_a_row_for_every_file_around_a_gif_bomb(standin_dir: Path
     assert [row["file"] for row in rows] == images
     assert rows[1]["error"].startswith("Image too large: 65535 x 65535 = 4294.8 MP; the limit is 40 MP")
     assert rows[0]["label"] == "SFW" and rows[2]["label"] == "NSFW"
+
+
+def test_moderate_refuses_a_gif_bomb_with_its_size(classifier: Classifier) -> None:
+    with pytest.raises(ImageTooLargeError, match=r"^Image too large: 65535 x 65535 = 4294.8 MP"):
+        moderate(classifier, gif_claiming(65535, 65535), scan=True)
