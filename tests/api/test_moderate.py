@@ -141,4 +141,4 @@ def test_an_mcp_client_calls_moderate_on_an_uploaded_file(app: RunningApp) -> No
     tools, result = asyncio.run(call())
     assert {"classify", "moderate"} <= set(tools)
     assert not result.isError
-    assert "'decision': 'block'" in result.content[0].text
+    assert json.loads(result.content[0].text)["decision"] == "block"  # JSON text, not a Python repr
