@@ -15,8 +15,8 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 
 from tests.support.app_process import RunningApp
-from tests.support.corpus import heif
-from tests.support.images import EXAMPLES, photo
+from tests.support.corpus import gif_claiming, heif
+from tests.support.images import EXAMPLES, encode, photo
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TOOLS = {"classify", "moderate", "explain", "classify_batch", "evaluate", "model_info"}
@@ -80,6 +80,19 @@ def test_moderate_with_a_heic_data_uri_answers_json(app: RunningApp) -> None:
     assert not failed, text
     result = json.loads(text)
     assert result["decision"] == "allow" and result["image"]["format"] == "HEIF" and result["tiles"]["count"] >= 1
+
+
+def test_classify_batch_with_data_uris_lists_a_bomb_and_classifies_the_rest(app: RunningApp) -> None:
+    files = [
+        data_uri((EXAMPLES / "rocket.jpg").read_bytes(), "image/jpeg"),
+        data_uri(gif_claiming(65535, 65535), "image/gif"),
+        data_uri(encode(photo("astronaut.png").resize((160, 120)), "AVIF"), "image/avif"),
+    ]
+    failed, text = call(app, "classify_batch", {"files": files})
+    assert not failed, text
+    results = json.loads(text)["results"]
+    assert [result.get("label") for result in results] == ["NSFW", None, "SFW"]
+    assert results[1]["error"].startswith("Image too large: 65535 x 65535 = 4294.8 MP; the limit is 40 MP")
 
 
 @pytest.mark.parametrize("image", ["https://example.com/photo.jpg", "/etc/hostname", "photo.jpg"])

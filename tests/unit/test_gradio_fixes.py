@@ -20,6 +20,17 @@ FILE_SCHEMA = {
     "type": "object",
     "properties": {"image": {"properties": {"meta": {"default": {"_type": "gradio.FileData"}}}, "type": "object"}},
 }
+LIST_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {"$ref": "#/$defs/FileData"},
+            "$defs": {"FileData": FILE_SCHEMA["properties"]["image"]},
+        }
+    },
+}
+PIXEL = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
 RESULT = {"label": "SFW", "nsfw_score": 0.06, "notes": []}
 
 
@@ -44,6 +55,13 @@ def test_gradio_s_mcp_schema_asks_for_a_url_and_refuses_a_path_by_asking_for_one
     assert "upload_file_to_gradio" in mcp_tools.UPSTREAM_HOW_TO.fget(None)
 
 
+def test_gradio_s_mcp_schema_for_a_list_of_files_points_at_nothing_and_its_data_uris_stay_strings() -> None:
+    schema, positions = mcp_tools.UPSTREAM_SCHEMA(None, LIST_SCHEMA)
+    assert schema["properties"]["files"]["items"]["$ref"] == "#/$defs/FileData" and "$defs" not in schema
+    assert ["files", "items"] in positions
+    assert mcp_tools.UPSTREAM_CONVERT(None, {"files": [PIXEL]}, positions) == {"files": [PIXEL]}
+
+
 def test_the_fixed_mcp_server_sends_json_and_describes_data_uris() -> None:
     [content] = mcp_tools.postprocess_output_data(upstream_server(), [RESULT], "http://127.0.0.1")  # type: ignore[arg-type]
     assert json.loads(content.text) == RESULT
@@ -51,6 +69,9 @@ def test_the_fixed_mcp_server_sends_json_and_describes_data_uris() -> None:
     assert schema["properties"]["image"]["format"] == mcp_tools.FILE_FORMAT
     with pytest.raises(ValueError, match="Send the file as a base64 data URI"):
         mcp_tools.convert_strings_to_filedata(None, {"image": "/etc/hostname"}, positions)  # type: ignore[arg-type]
+    schema, positions = mcp_tools.simplify_filedata_schema(None, LIST_SCHEMA)  # type: ignore[arg-type]
+    assert '"$ref"' not in json.dumps(schema)
+    assert schema["properties"]["files"]["items"]["format"] == mcp_tools.FILE_FORMAT
 
 
 def test_apply_installs_every_fix_and_a_second_call_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,9 @@ link to a file already uploaded to it is read), so an agent following the schema
 "provide a url ('http://...')", the opposite of what works. And a tool's dict result is sent as `str(result)`, a
 Python repr (`{'label': 'NSFW', ...}`) that JSON parsers reject. The replacements below describe the one way that
 always works, a base64 `data:` URI, refuse anything else with a message that says so, and send dicts and lists
-as JSON text. File outputs (images) are left to Gradio.
+as JSON text. A list of files (`classify_batch`) had a schema whose `$ref` pointed at nothing, so the MCP server's
+own validation refused every call, and its data URIs were never turned into files; both are fixed here. File
+outputs (images) are left to Gradio.
 """
 
 from __future__ import annotations
@@ -50,26 +52,55 @@ UPSTREAM_HOW_TO = GradioMCPServer._file_data_tool_description
 
 
 def _with_format(node: Any) -> Any:
+    """File parameters described as data URIs; the `$ref` Gradio leaves on a list's items (which points at a
+    `$defs` that is not at the schema's root, so a validating MCP server refuses every call) is dropped."""
     if isinstance(node, dict):
-        return {key: FILE_FORMAT if value == _UPSTREAM_FORMAT else _with_format(value) for key, value in node.items()}
+        if node.get("format") == _UPSTREAM_FORMAT:
+            node = {key: value for key, value in node.items() if key != "$ref"} | {"format": FILE_FORMAT}
+        return {key: _with_format(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_with_format(item) for item in node]
+    return node
+
+
+def _without_defs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_defs(value) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_without_defs(item) for item in node]
     return node
 
 
 def simplify_filedata_schema(
     self: GradioMCPServer, schema: dict[str, Any]
 ) -> tuple[dict[str, Any], list[list[str | int]]]:
-    """Gradio's schema with every file parameter described as a data URI."""
+    """Gradio's schema with every file parameter described as a data URI (and no dangling references)."""
     simplified, positions = UPSTREAM_SCHEMA(self, schema)
-    return _with_format(simplified), positions
+    described = _with_format(simplified)
+    if '"$ref"' not in json.dumps(described):
+        described = _without_defs(described)
+    return described, positions
+
+
+def _concrete(position: list[str | int], value: Any) -> list[list[str | int]]:
+    """`position` from the schema (a list's elements appear as "items") as the paths of the values sent."""
+    if not position:
+        return [[]]
+    head, rest = position[0], position[1:]
+    if head == "items" and isinstance(value, list):
+        return [[index, *tail] for index, item in enumerate(value) for tail in _concrete(rest, item)]
+    if isinstance(value, dict) and head in value:
+        return [[head, *tail] for tail in _concrete(rest, value[head])]
+    return [position]
 
 
 def convert_strings_to_filedata(self: GradioMCPServer, value: Any, filedata_positions: list[list[str | int]]) -> Any:
     """Gradio's conversion of a data URI (or a URL, which the app's inputs then refuse unless it links to one of
-    its own uploads) into a file; anything else is refused with `NOT_A_DATA_URI`."""
+    its own uploads) into a file, also for each element of a list of files (Gradio matches the schema's "items"
+    against the list's indices, so none was converted); anything else is refused with `NOT_A_DATA_URI`."""
+    positions = [path for position in filedata_positions for path in _concrete(position, value)]
     try:
-        return UPSTREAM_CONVERT(self, value, filedata_positions)
+        return UPSTREAM_CONVERT(self, value, positions)
     except ValueError as error:
         if str(error).startswith("Invalid file data format"):
             raise ValueError(NOT_A_DATA_URI) from None
