@@ -25,6 +25,7 @@ __all__ = [
     "DecodedImage",
     "ImageLimits",
     "decode_image",
+    "frame_count",
     "iter_frames",
     "open_image",
     "read_upload",
