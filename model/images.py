@@ -167,7 +167,10 @@ def read_upload(source: bytes | str | os.PathLike[str], limits: ImageLimits = Im
             raise EmptyFileError(f"The file could not be read ({error.strerror}). Upload it again.") from None
         if size > limits.max_file_bytes:
             raise ImageTooLargeError(_file_too_large(size, limits))
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as error:  # a folder, no permission, a file removed meanwhile
+            raise EmptyFileError(f"The file could not be read ({error.strerror}). Upload it again.") from None
     if not data:
         raise EmptyFileError("The file is empty (0 bytes). Choose an image file and try again.")
     if len(data) > limits.max_file_bytes:

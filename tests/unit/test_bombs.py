@@ -77,16 +77,17 @@ def test_a_bad_source_becomes_its_own_generic_row_and_the_log_names_no_file(
     assert "failed unexpectedly: TypeError" in caplog.text and "secret-holiday" not in caplog.text
 
 
-def test_the_cli_prints_a_row_for_every_file_around_a_gif_bomb(standin_dir: Path, tmp_path: Path) -> None:
+def test_the_cli_prints_a_row_for_every_file_around_a_gif_bomb_and_a_folder(standin_dir: Path, tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.gif"
     bomb.write_bytes(gif_claiming(65535, 65535))
-    images = [str(EXAMPLES / "astronaut.png"), str(bomb), str(EXAMPLES / "rocket.jpg")]
+    images = [str(EXAMPLES / "astronaut.png"), str(bomb), str(tmp_path), str(EXAMPLES / "rocket.jpg")]
     result = run_cli("--model", str(standin_dir), *images)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["file"] for row in rows] == images
     assert rows[1]["error"].startswith("Image too large: 65535 x 65535 = 4294.8 MP; the limit is 40 MP")
-    assert rows[0]["label"] == "SFW" and rows[2]["label"] == "NSFW"
+    assert rows[2]["error"] == "The file could not be read (Is a directory). Upload it again."
+    assert rows[0]["label"] == "SFW" and rows[3]["label"] == "NSFW"
 
 
 def test_moderate_refuses_a_gif_bomb_with_its_size(classifier: Classifier) -> None:
