@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import struct
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -18,13 +21,18 @@ from model.errors import FILE_FAILED_MESSAGE
 from model.moderation import moderate
 from tests.support.corpus import animated_gif, gif_claiming, gif_frame_offsets, png_claiming, webp_claiming
 from tests.support.images import EXAMPLES
-from tests.unit.test_cli import run_cli
 
+ROOT = Path(__file__).resolve().parents[2]
 BOMBS = {
     "gif": (gif_claiming(65535, 65535), "65535 x 65535 = 4294.8 MP"),
     "png": (png_claiming(50000, 50000), "50000 x 50000 = 2500 MP"),
     "webp": (webp_claiming(16384, 16384), "16384 x 16384 = 268.4 MP"),
 }
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "model", *args]
+    return subprocess.run(command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=120)
 
 
 def gif_growing_at_frame(frame: int, size: tuple[int, int]) -> bytes:
