@@ -8,10 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .batch import classify_sources
 from .config import load_settings
 from .errors import ConfigurationError, ModelLoadError
 from .inference import Classifier
+from .pipeline import classify_sources
 from .thresholds import check_threshold, verdict
 
 

@@ -30,8 +30,8 @@ from model.metrics import (
     misclassified,
     outcomes,
 )
+from model.pipeline import LabelledScores, load_previews, score_labelled
 from model.reports import ModelRecord, evaluation_csv, evaluation_report, metrics_csv
-from model.screening import LabelledScores, load_previews, score_labelled
 
 from . import plots
 from .band import band_panel

@@ -9,7 +9,7 @@ import pytest
 from model import Classifier, classify_sources, decode_image, errors
 from model.archives import ArchiveLimits
 from model.metrics import evaluate
-from model.screening import classify_uploads, load_previews, score_labelled
+from model.pipeline import classify_uploads, load_previews, score_labelled
 from tests.support.images import EXAMPLES, encode, photo
 from tests.support.zips import build_zip, tiny_png
 
