@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
@@ -222,6 +223,16 @@ def build_dataset(
     if not parts:
         return None
     dataset = parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
+    with warnings.catch_warnings():
+        # max_restarts has no named parameter yet (Ray 2.60): passing it is the only way to keep Ray from restarting
+        # a crashed actor, and from printing a warning about that on every run.
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated", category=DeprecationWarning)
+        return _classify(dataset, settings, threshold, plan)
+
+
+def _classify(dataset: Any, settings: Settings, threshold: float, plan: Plan) -> Any:
+    import ray.data
+
     return dataset.map_batches(
         Screener,
         fn_constructor_kwargs={"settings": settings, "threshold": threshold, "threads": plan.threads},
