@@ -267,7 +267,7 @@ def is_results_file(path: str) -> bool:
             head = text.readline()
     except (OSError, pa.ArrowException):
         return False
-    return "nsfw_score" in (head if suffix == ".jsonl" else head.split(","))
+    return "nsfw_score" in (head if suffix == ".jsonl" else [name.strip().strip('"') for name in head.split(",")])
 
 
 def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Any]:
