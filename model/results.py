@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +35,7 @@ __all__ = [
     "ResultsWriter",
     "check_output",
     "labelled_rows",
+    "read_previous",
     "read_results",
     "rows_table",
 ]
@@ -400,8 +401,3 @@ def _model_of(table: pa.Table) -> ModelRecord:
         return str(values[0].as_py()) if len(values) else None
 
     return ModelRecord(id=first("model_id") or "(named in the results file: unknown)", revision=first("revision"))
-
-
-def files_in(table: pa.Table) -> Iterable[str]:
-    """The `file` column, as Python strings."""
-    return (str(file) for file in table.column("file").to_pylist())
