@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 
 from .archives import IGNORED_NAMES, LABEL_VALUES, folder_label, is_zip
@@ -106,6 +107,37 @@ class _Collector:
         else:
             self.sources.files.append(name)
 
+    def add_uri(self, uri: str) -> None:
+        """A file or a folder (listed recursively, in name order) on a filesystem that pyarrow knows (s3, gs, ...):
+        listed here, so that names, labels and `--resume` work as they do for local folders."""
+        scheme = uri.partition("://")[0]
+        try:
+            filesystem, root = pa_fs.FileSystem.from_uri(uri)
+            info = filesystem.get_file_info(root)
+            if info.type == pa_fs.FileType.Directory:
+                listing = filesystem.get_file_info(pa_fs.FileSelector(root, recursive=True))
+                found = sorted(item.path for item in listing if item.type == pa_fs.FileType.File)
+            elif info.type == pa_fs.FileType.File:
+                found = [root]
+            else:
+                raise SourceError(f"{uri} does not exist. Check the bucket and the path.")
+        except (pa.ArrowException, OSError, ValueError) as error:
+            if isinstance(error, SourceError):
+                raise
+            raise SourceError(
+                f"{uri} could not be listed ({str(error).splitlines()[0][:200]}). Check the URI and the credentials "
+                "(pyarrow reads them from the usual places, e.g. AWS_* variables or the instance's role)."
+            ) from None
+        base = root.rstrip("/")
+        for path in found:
+            name = PurePosixPath(path).name
+            if name in IGNORED_NAMES or _IGNORED_FOLDERS & set(PurePosixPath(path).parts):
+                continue
+            # Labels from the folders below the URI given and its own last folder, as for a local folder.
+            shown = PurePosixPath(PurePosixPath(base).name, path[len(base) :].lstrip("/")).as_posix()
+            truth = _truth(uri) if found == [root] else _truth(shown)
+            self.add_file(f"{scheme}://{path.lstrip('/')}" if scheme != "file" else f"file://{path}", truth)
+
     def add_folder(self, folder: str) -> None:
         """Every file under `folder`, recursively, in name order; system files and `__MACOSX` left out."""
         for root, folders, files in os.walk(folder):
@@ -175,7 +207,7 @@ def collect_sources(arguments: Sequence[str], *, max_file_bytes: int, max_manife
     collector = _Collector(max_file_bytes)
     for argument in arguments:
         if is_uri(argument):
-            collector.add_file(argument, _truth(argument))
+            collector.add_uri(argument)
             continue
         if not os.path.exists(argument) and _GLOB_CHARACTERS & set(argument):
             matches = sorted(glob.glob(argument, recursive=True))

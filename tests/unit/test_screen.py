@@ -184,3 +184,19 @@ def test_files_over_the_size_limit_get_an_error_row_without_being_read(tmp_path:
     assert [(item.file, item.reason) for item in sources.refused] == [
         (str(big), "File too large: 3 MB; the limit is 2 MB.")
     ]
+
+
+def test_a_folder_uri_is_listed_like_a_local_folder_with_labels_and_uri_names(store: Path) -> None:
+    sources = collect_sources([f"file://{store}/photos"], max_file_bytes=50 * 1024 * 1024)
+    assert sources.files == [
+        f"file://{store}/photos/NSFW/rocket.jpg",
+        f"file://{store}/photos/empty.png",
+        f"file://{store}/photos/sfw/astronaut.png",
+        f"file://{store}/photos/sfw/deeper/chelsea.png",
+        f"file://{store}/photos/sfw/fake.jpg",
+        f"file://{store}/photos/truncated.png",
+    ]  # Thumbs.db left out, as in a local folder
+    assert sources.truths[f"file://{store}/photos/NSFW/rocket.jpg"] == 1
+    assert sources.truths[f"file://{store}/photos/sfw/deeper/chelsea.png"] == 0
+    with pytest.raises(SourceError, match="does not exist"):
+        collect_sources([f"file://{store}/nowhere"], max_file_bytes=1024)
