@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m model",
         description="Classify images as NSFW or SFW with Marqo/nsfw-image-detection-384 (or NSFW_MODEL).",
+        epilog="Many images (folders, zips, manifests, a Ray cluster): `python -m model screen --help`; metrics on a "
+        "labelled set or a results file: `python -m model evaluate --help`.",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, GIF, BMP)")
     parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")

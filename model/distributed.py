@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from .archives import ArchiveLimits, folder_label, open_uploads
 from .config import Settings
-from .errors import ClassifierError
+from .errors import ClassifierError, ConfigurationError
 from .inference import available_cores
 from .pipeline import UNEXPECTED_ERROR, FileResult
 from .reports import ModelRecord
@@ -72,8 +72,13 @@ def ray_session(address: str | None) -> Iterator[dict[str, float]]:
     """Connect to the Ray cluster at `address`, or start a local one sized to this machine and shut it down at the
     end (Ctrl-C included). Yields the cluster's resources. Dashboard and usage statistics off, logs quiet."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-    import ray.data
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise ConfigurationError(
+            "screen and evaluate run on Ray Data, which is not installed: pip install -r requirements-ray.txt"
+        ) from None
 
     started = False
     if not ray.is_initialized():
