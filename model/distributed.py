@@ -64,7 +64,8 @@ def plan_actors(resources: Mapping[str, float], actors: int | None = None, threa
     count = actors or max(1, (cpus - 1) // 2)
     if count >= cpus:
         count = max(1, cpus - 1)
-    return Plan(actors=count, cpus=1, gpus=0, threads=threads or max(1, cpus // count))
+    # On one CPU the actor reserves half of it, so that a read task can still be scheduled beside it.
+    return Plan(actors=count, cpus=1 if cpus >= 2 else 0.5, gpus=0, threads=threads or max(1, cpus // count))
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ import pytest
 
 from model import ConfigurationError, Settings
 from model.commands import ScreenOptions, _parts_folder, _write_part, run_screen
+from model.distributed import Plan, plan_actors
 from model.errors import ManifestError, SourceError
 from model.inference import Prediction
 from model.pipeline import FileResult
@@ -200,3 +201,11 @@ def test_a_folder_uri_is_listed_like_a_local_folder_with_labels_and_uri_names(st
     assert sources.truths[f"file://{store}/photos/sfw/deeper/chelsea.png"] == 0
     with pytest.raises(SourceError, match="does not exist"):
         collect_sources([f"file://{store}/nowhere"], max_file_bytes=1024)
+
+
+def test_actors_take_a_gpu_each_when_there_are_gpus_and_never_every_cpu() -> None:
+    assert plan_actors({"CPU": 2.0}) == Plan(actors=1, cpus=1, gpus=0, threads=2)  # a read task keeps a CPU
+    assert plan_actors({"CPU": 16.0}).actors * plan_actors({"CPU": 16.0}).cpus < 16
+    assert plan_actors({"CPU": 32.0, "GPU": 4.0}) == Plan(actors=4, cpus=1, gpus=1, threads=4)
+    one_cpu = plan_actors({"CPU": 1.0}, actors=3)
+    assert one_cpu.actors == 1 and one_cpu.cpus < 1  # one actor, whatever was asked, on part of the CPU
