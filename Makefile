@@ -1,4 +1,5 @@
-# Two entry points for a fresh clone: `make run` (set up + serve the app) and `make test` (set up + every test).
+# Two entry points for a fresh clone: `make run` (set up + serve the app) and `make test` (set up + every test,
+# with Ray from requirements-ray.txt for `python -m model screen`; `make run` stays without it).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -16,6 +17,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.ray: $(VENV)/.dev requirements-ray.txt
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	touch $@
+
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 
@@ -30,7 +35,7 @@ format: $(VENV)/.dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: $(VENV)/.dev $(CHROMIUM) lint
+test: $(VENV)/.ray $(CHROMIUM) lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev

@@ -27,7 +27,7 @@ logger = logging.getLogger("app")
 #: list the module here; nothing else changes.
 TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
-#: the next forward pass (model.batching), so concurrent clients get batched inference.
+#: the next forward pass (model.microbatch), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8
 #: Gradio's upload cache (uploads, previews, reports): every minute, delete files older than 5 minutes (and all of
 #: it at shutdown). Under full load uploads arrive at several MB/s, so the folder holds at most about 6 minutes of

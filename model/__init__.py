@@ -1,6 +1,5 @@
 """NSFW image classification with Marqo/nsfw-image-detection-384: loading, safe decoding, batched inference."""
 
-from .batch import FileResult, classify_sources
 from .config import DEFAULT_MODEL, ModelSource, Settings, load_settings, parse_model_source
 from .errors import (
     CacheNotWritableError,
@@ -27,6 +26,7 @@ from .errors import (
 from .images import DecodedImage, ImageLimits, decode_image
 from .inference import Classifier, Prediction
 from .loading import ModelInfo, load_model
+from .pipeline import FileResult, classify_sources
 from .thresholds import NSFW, SFW, check_band, check_threshold, decide, verdict
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""`python -m model IMAGE...`: one JSON object per line per image, for scripts and pipelines."""
+"""`python -m model IMAGE...`: one JSON object per line per image; `screen` and `evaluate` for large sets on Ray."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .batch import classify_sources
 from .config import load_settings
-from .errors import ConfigurationError, ModelLoadError
+from .errors import ClassifierError, ConfigurationError, ModelLoadError
 from .inference import Classifier
+from .metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
+from .pipeline import classify_sources
 from .thresholds import check_threshold, verdict
 
 
@@ -19,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m model",
         description="Classify images as NSFW or SFW with Marqo/nsfw-image-detection-384 (or NSFW_MODEL).",
+        epilog="Many images (folders, zips, manifests, a Ray cluster): `python -m model screen --help`; metrics on a "
+        "labelled set or a results file: `python -m model evaluate --help`.",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC files")
     parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
@@ -27,9 +31,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    level = logging.INFO if args.verbose else logging.ERROR
+#: Subcommands; anything else is the plain `python -m model IMAGE...`.
+SUBCOMMANDS = ("screen", "evaluate")
+
+
+def _add_ray_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="NSFW when score >= threshold (default 0.5)")
+    parser.add_argument("--address", help="Ray cluster to run on (default: RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--actors", type=int, help="model copies (default: one per GPU, else one per two CPUs)")
+    parser.add_argument("--threads", type=int, help="torch threads per actor (default: CPUs per actor)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def build_screen_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m model screen",
+        description="Classify folders, files, globs, .zip archives or manifests on Ray Data; one row per file.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, file, glob, .zip or manifest")
+    parser.add_argument("--out", default="results.parquet", help="results file: .parquet (default), .csv or .jsonl")
+    parser.add_argument("--resume", action="store_true", help="keep the rows already in --out; classify the rest")
+    _add_ray_options(parser)
+    return parser
+
+
+def build_evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m model evaluate",
+        description="Evaluate on labelled images (nsfw/sfw folders or a manifest's label column) or results files.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="labelled images, or results files")
+    parser.add_argument("--out", default="report.json", help="the JSON report (default report.json)")
+    parser.add_argument("--scores", help="also write the scores of labelled images to this results file")
+    parser.add_argument("--target-precision", type=float, default=DEFAULT_TARGET_PRECISION)
+    parser.add_argument("--target-recall", type=float, default=DEFAULT_TARGET_RECALL)
+    parser.add_argument("--prevalence", type=float, help="expected NSFW share of real traffic, in (0, 1)")
+    _add_ray_options(parser)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.ERROR
     logging.basicConfig(level=level, format="%(levelname)s %(message)s")
     logging.captureWarnings(True)
     # huggingface_hub logs through our handler, once, at our level: its retry warnings would bury the one-paragraph
@@ -37,6 +80,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     hub_logger = logging.getLogger("huggingface_hub")
     hub_logger.setLevel(level)
     hub_logger.handlers.clear()
+
+
+def run_subcommand(command: str, argv: Sequence[str]) -> int:
+    """`screen` or `evaluate`: a JSON summary on stdout, progress and errors on stderr."""
+    from .commands import EvaluateOptions, ScreenOptions, run_evaluate, run_screen
+
+    args = (build_screen_parser() if command == "screen" else build_evaluate_parser()).parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        threshold = check_threshold(args.threshold)
+        settings = load_settings(model=args.model)
+        if command == "screen":
+            options = ScreenOptions(
+                sources=args.sources,
+                out=Path(args.out),
+                threshold=threshold,
+                resume=args.resume,
+                address=args.address,
+                actors=args.actors,
+                threads=args.threads,
+            )
+            summary = run_screen(options, settings)
+        else:
+            report = run_evaluate(
+                EvaluateOptions(
+                    sources=args.sources,
+                    out=Path(args.out),
+                    threshold=threshold,
+                    target_precision=args.target_precision,
+                    target_recall=args.target_recall,
+                    prevalence=args.prevalence,
+                    scores_out=Path(args.scores) if args.scores else None,
+                    address=args.address,
+                    actors=args.actors,
+                    threads=args.threads,
+                ),
+                settings,
+            )
+            summary = {key: report[key] for key in ("n", "accuracy", "precision", "recall", "f1", "roc_auc")}
+            summary["out"] = args.out
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ClassifierError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
     try:
         threshold = check_threshold(args.threshold)
         settings = load_settings(model=args.model)

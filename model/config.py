@@ -53,6 +53,7 @@ class Settings:
         NSFW_ZIP_MAX_MEMBER_MB: largest member read from a zip, uncompressed, in megabytes (default 50).
         NSFW_ZIP_MAX_RATIO: highest compression ratio accepted for a member over 1 MB (default 100).
         NSFW_QUEUE_SIZE: requests that may wait for the model; more get "queue full, try again" (default 64).
+        RAY_ADDRESS: the Ray cluster `python -m model screen` and `evaluate` use (default: a local Ray).
     """
 
     model: ModelSource = ModelSource(repo_id=DEFAULT_MODEL)
@@ -71,6 +72,7 @@ class Settings:
     zip_max_member_bytes: int = 50 * 1024 * 1024
     zip_max_ratio: int = 100
     queue_size: int = 64
+    ray_address: str | None = None
 
 
 def parse_model_source(value: str) -> ModelSource:
@@ -154,4 +156,5 @@ def load_settings(environ: Mapping[str, str] | None = None, model: str | None = 
         * 2**20,
         zip_max_ratio=_read_int(environ, "NSFW_ZIP_MAX_RATIO", Settings.zip_max_ratio),
         queue_size=_read_int(environ, "NSFW_QUEUE_SIZE", Settings.queue_size),
+        ray_address=environ.get("RAY_ADDRESS", "").strip() or None,
     )

@@ -33,8 +33,11 @@ __all__ = [
     "ModelNotFoundError",
     "ModelNotReadyError",
     "NotUploadedError",
+    "ResultsFileError",
+    "ResultsFileTooLargeError",
     "RevisionNotFoundError",
     "SingleClassError",
+    "SourceError",
     "UnsafeArchiveError",
     "UnsupportedFormatError",
     "log_file_failure",
@@ -170,3 +173,15 @@ class MissingLabelsError(EvaluationError):
 
 class SingleClassError(EvaluationError):
     """Every labelled image has the same label; the metrics need both NSFW and SFW images."""
+
+
+class ResultsFileError(EvaluationError):
+    """A results file (CSV, Parquet or JSON lines of scores) is unreadable or lacks the columns it needs."""
+
+
+class ResultsFileTooLargeError(ResultsFileError):
+    """A results file has more rows or bytes than this reader accepts."""
+
+
+class SourceError(ClassifierError, ValueError):
+    """A source given to `screen` or `evaluate` does not exist, or holds nothing to classify."""

@@ -12,11 +12,11 @@ import timm.data
 import torch
 from PIL import Image
 
-from .batching import MicroBatcher
 from .cache import ResultCache
 from .config import Settings
 from .images import ImageLimits
 from .loading import LoadedModel, ModelInfo, load_model
+from .microbatch import MicroBatcher
 
 __all__ = ["Classifier", "Prediction", "available_cores"]
 
@@ -58,7 +58,7 @@ class Classifier:
         self.draft_min_side: int | None = 3 * side // 2 if settings.fast_decode else None
         # Every forward pass runs on one worker thread, which merges requests from concurrent callers and (unless
         # NSFW_SPLIT_BATCHES=0) runs a merged batch as two halves at once, each with half of the torch threads
-        # (model.batching). Started now, so that the per-thread torch settings are made before any request arrives.
+        # (model.microbatch). Started now, so that the per-thread torch settings are made before any request arrives.
         threads = settings.threads or available_cores()
         self._batcher: MicroBatcher[Prediction] = MicroBatcher(
             self._forward, max_batch=settings.batch_size, split_threads=threads if settings.split_batches else 0
@@ -86,7 +86,7 @@ class Classifier:
     def predict_tensor(self, batch: torch.Tensor) -> list[Prediction]:
         """Run a preprocessed batch (N, C, H, W) through the model, in chunks of `settings.batch_size`.
 
-        Thread-safe: calls made at the same time from several threads share forward passes (`model.batching`).
+        Thread-safe: calls made at the same time from several threads share forward passes (`model.microbatch`).
         """
         return self._batcher.run(batch)
 

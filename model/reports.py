@@ -20,8 +20,8 @@ from .thresholds import NSFW, SFW, verdict
 
 if TYPE_CHECKING:
     from .archives import Skipped
-    from .batch import FileResult
     from .loading import ModelInfo
+    from .pipeline import FileResult
 
 __all__ = [
     "ModelRecord",

@@ -1,4 +1,4 @@
-"""Session fixtures: the stand-in checkpoint as a local folder and inside a temporary Hugging Face cache."""
+"""Session fixtures: the stand-in checkpoint (a local folder, in a Hugging Face cache) and a local Ray."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 # huggingface_hub reads this at import: keep its once-a-day telemetry request off the network (tests stay on loopback).
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,22 @@ def settings(standin_dir: Path) -> Settings:
 def classifier(settings: Settings) -> Classifier:
     """The stand-in loaded through the real code path (timm local-dir), shared by the session."""
     return Classifier.load(settings)
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[None]:
+    """A local Ray with 2 CPUs, started once per test session and only for the tests that ask for it: `screen` and
+    `evaluate` find it running and use it (they shut down only a Ray they started)."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=256 * 1024**2,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+    )
+    yield
+    ray.shutdown()

@@ -18,9 +18,8 @@ from PIL import Image
 
 from model import NSFW, check_threshold, verdict
 from model.archives import ArchiveLimits
-from model.batch import FileResult
+from model.pipeline import FileResult, classify_uploads
 from model.reports import ModelRecord, batch_csv, batch_report, batch_summary
-from model.screening import classify_uploads
 
 from .band import band_panel
 from .errors import user_errors, user_message

@@ -30,8 +30,8 @@ from model.metrics import (
     misclassified,
     outcomes,
 )
+from model.pipeline import LabelledScores, load_previews, score_labelled
 from model.reports import ModelRecord, evaluation_csv, evaluation_report, metrics_csv
-from model.screening import LabelledScores, load_previews, score_labelled
 
 from . import plots
 from .band import band_panel
@@ -39,6 +39,7 @@ from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
 from .results import blurred, gallery_height, model_record, write_report
+from .results_file import is_results_upload, read_scores
 
 __all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
 
@@ -49,6 +50,8 @@ ELEM_ID = "evaluate-tab"
 DEFAULT_THRESHOLD = 0.5
 #: Previews are made for the this many most confidently wrong files; the table lists them all.
 PREVIEW_LIMIT = 24
+#: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.
+TABLE_LIMIT = 1000
 GALLERY_COLUMNS = 5
 #: Recommendations with a "use" button, in the order shown.
 _CHOICES = ("f1_max", "target_precision", "target_recall", "target_precision_at_prevalence")
@@ -152,6 +155,8 @@ def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress 
     """Score every labelled image once; metrics at any threshold are then computed from the stored scores."""
     if not files:
         raise gr.Error("No files were given. Upload a labelled .zip (or images and a CSV manifest) first.")
+    if is_results_upload(files):  # scores computed elsewhere (`python -m model screen`): the model does not run
+        return read_scores(files[0])
     classifier = loader.wait()
     started = time.perf_counter()
     if progress is not None:
@@ -266,7 +271,7 @@ def recommendations_html(evaluation: Evaluation) -> str:
 def _previews(state: EvaluationRun, names: Sequence[str]) -> None:
     """Fill the preview cache for `names`, reading them again from the upload (None when that is gone)."""
     missing = [name for name in names if name not in state.previews]
-    if not missing:
+    if not missing or not state.paths:  # a results file has scores, not images
         return
     try:
         found = load_previews(state.paths, missing, state.archive_limits, state.image_limits, names=state.names)
@@ -314,7 +319,8 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
         buttons.append(gr.Button(label, visible=choice is not None))
     json_path, files_csv, metrics_path = _downloads(state, evaluation, rows)
     # "str" table cells are shown as text: names that anyone can choose are never run as HTML.
-    wrong_rows = [[row.file, row.label, f"{row.nsfw_score:.4f}", row.outcome] for row in wrong]
+    wrong_rows = [[row.file, row.label, f"{row.nsfw_score:.4f}", row.outcome] for row in wrong[:TABLE_LIMIT]]
+    shown = f" ({TABLE_LIMIT:,} most confidently wrong listed; all in Files (CSV))" if len(wrong) > TABLE_LIMIT else ""
     skipped_rows = [[item.file, item.reason] for item in scores.skipped]
     return (
         metrics_html(state, evaluation),
@@ -326,7 +332,7 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
         gr.Dataframe(
             value=wrong_rows or [["(none at this threshold)", "", "", ""]],
             visible=True,
-            label=f"Misclassified at {options.threshold:.3f}: {len(wrong)}",
+            label=f"Misclassified at {options.threshold:.3f}: {len(wrong):,}{shown}",
         ),
         gr.Gallery(value=gallery, visible=bool(gallery), height=gallery_height(len(gallery), GALLERY_COLUMNS)),
         gr.Dataframe(value=skipped_rows or [["(none)", ""]], visible=True, label=f"Skipped: {len(skipped_rows)}"),
@@ -402,7 +408,7 @@ def build(loader: ModelLoader) -> None:
         with gr.Column(scale=4, min_width=280):
             files = gr.File(
                 file_count="multiple",
-                label="Labelled .zip, or images + a CSV manifest",
+                label="Labelled .zip, images + a CSV manifest, or a results file",
                 elem_id="evaluate-files",
                 height=200,
             )
@@ -542,8 +548,10 @@ def evaluate_set(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     target_recall: float = DEFAULT_TARGET_RECALL,
     prevalence: float | None = None,
+    results_file: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the model on a labelled .zip: images under folders named nsfw and sfw, or a CSV manifest file,label.
+    """Evaluate the model on a labelled .zip (images under folders named nsfw and sfw, or a CSV manifest file,label),
+    or on a results file of scores computed elsewhere (then the model does not run).
 
     Args:
         zip_file: the labelled archive; over MCP, a base64 data URI (data:application/zip;base64,...).
@@ -551,6 +559,8 @@ def evaluate_set(
         target_precision: precision the recommended "target_precision" threshold must reach (default 0.95).
         target_recall: recall the recommended "target_recall" threshold must reach (default 0.95).
         prevalence: expected NSFW share of real traffic, a fraction in (0, 1), to re-weight precision (optional).
+        results_file: instead of zip_file, a CSV, Parquet or JSON-lines file with file, label (nsfw/sfw) and
+            nsfw_score columns, such as `python -m model screen` writes (its true_label column, if any, is the label).
 
     Returns:
         {"n", "n_nsfw", "n_sfw", "threshold", "accuracy", "precision", "recall", "f1", "false_positive_rate",
@@ -565,7 +575,7 @@ def evaluate_set(
             target_recall=target_recall,
             prevalence=prevalence or None,
         )
-        state = run(loader, [zip_file] if zip_file else None)
+        state = read_scores(results_file) if results_file else run(loader, [zip_file] if zip_file else None)
         evaluation = _evaluate(state, options)
         scores = state.scores
         rows = outcomes(scores.files, scores.labels, scores.scores, options.threshold)
@@ -580,11 +590,12 @@ def add_api(loader: ModelLoader) -> None:
         target_precision = gr.Number(DEFAULT_TARGET_PRECISION, label="target_precision")
         target_recall = gr.Number(DEFAULT_TARGET_RECALL, label="target_recall")
         prevalence = gr.Number(None, label="prevalence")
+        results_file = gr.File(label="results_file")
         result = gr.JSON(label="result")
     gr.on(
         [],
         bind(evaluate_set, loader, "evaluate"),
-        [zip_file, threshold, target_precision, target_recall, prevalence],
+        [zip_file, threshold, target_precision, target_recall, prevalence, results_file],
         result,
         api_name="evaluate",
         api_description=evaluate_set.__doc__,

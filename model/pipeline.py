@@ -1,26 +1,30 @@
-"""Uploads of many files -> results: classify them all (batch screening) or score a labelled set (evaluation)."""
+"""The per-file pipeline: many files in, one row per file out (decoded safely, classified in batches, an error row
+per bad file). The CLI, the Batch and Evaluate tabs and `screen` on Ray all run `classify_sources`."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from PIL import Image
 
 from .archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, Skipped, open_uploads
-from .batch import FileResult, classify_sources
-from .errors import EvaluationError, InvalidImageError
-from .images import ImageLimits, decode_image
-from .inference import Classifier
+from .errors import EvaluationError, InvalidImageError, log_file_failure
+from .images import DecodedImage, ImageLimits, decode_image
+from .inference import Classifier, Prediction
 
 __all__ = [
     "PREVIEW_SIDE",
     "Batch",
+    "FileResult",
     "LabelledScores",
+    "classify_sources",
     "classify_uploads",
     "load_previews",
     "make_preview",
@@ -32,8 +36,78 @@ logger = logging.getLogger(__name__)
 #: Longest side of a preview in a results gallery.
 PREVIEW_SIDE = 192
 
+#: The error row of a file whose decoding failed in a way nobody planned for (the traceback goes to the log).
+
+Source = tuple[str, "bytes | str | os.PathLike[str]"]
 Progress = Callable[[int, int], None]
 Paths = Sequence[str | os.PathLike[str]]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one named file: a prediction, or the reason it was skipped."""
+
+    file: str
+    prediction: Prediction | None = None
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _chunks(items: Iterable[Source], size: int) -> Iterator[list[Source]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _decode(classifier: Classifier, name: str, source: bytes | str | os.PathLike[str]) -> DecodedImage | FileResult:
+    """The decoded image, or the file's error row: one bad file never stops the others."""
+    try:
+        return decode_image(source, classifier.limits, draft_min_side=classifier.draft_min_side)
+    except InvalidImageError as error:
+        return FileResult(file=name, error=str(error))
+    except Exception as error:  # a decoder bug or an OS fault: logged without the file's name (names come from uploads)
+        return FileResult(file=name, error=log_file_failure(logger, "Decoding a file", error))
+
+
+def classify_sources(
+    classifier: Classifier,
+    sources: Iterable[Source],
+    progress: Callable[[int], None] | None = None,
+) -> list[FileResult]:
+    """Decode and classify `(name, bytes-or-path)` pairs in batches; a file that cannot be read gets an error row.
+
+    Args:
+        classifier: the loaded classifier.
+        sources: pairs of a display name and the file's bytes or path.
+        progress: called with the number of files done after each batch.
+    """
+    results: list[FileResult] = []
+    for chunk in _chunks(sources, classifier.settings.batch_size):
+        outcomes = [_decode(classifier, name, source) for name, source in chunk]
+        decoded = [outcome for outcome in outcomes if isinstance(outcome, DecodedImage)]
+        started = time.perf_counter()
+        predictions = iter(classifier.predict([image.image for image in decoded]))
+        logger.info("Classified %d images in %.0f ms", len(decoded), 1000 * (time.perf_counter() - started))
+        for (name, _source), outcome in zip(chunk, outcomes, strict=True):
+            if isinstance(outcome, FileResult):
+                results.append(outcome)
+                continue
+            results.append(
+                FileResult(
+                    file=name,
+                    prediction=next(predictions),
+                    width=outcome.width,
+                    height=outcome.height,
+                    format=outcome.format,
+                    notes=outcome.notes,
+                )
+            )
+        if progress is not None:
+            progress(len(results))
+    return results
 
 
 @dataclass(frozen=True)
@@ -95,7 +169,7 @@ def classify_uploads(
             for name, source in uploads.sources():
                 if len(thumbnails) < previews:
                     # An unreadable file gets no preview; classify_sources reports its error in the results.
-                    with contextlib.suppress(InvalidImageError):
+                    with contextlib.suppress(Exception):
                         thumbnails[name] = make_preview(source, classifier.limits)
                 yield name, source
 

@@ -8,8 +8,9 @@ import pytest
 
 from model import Classifier, classify_sources, decode_image, errors
 from model.archives import ArchiveLimits
+from model.errors import FILE_FAILED_MESSAGE
 from model.metrics import evaluate
-from model.screening import classify_uploads, load_previews, score_labelled
+from model.pipeline import classify_uploads, load_previews, score_labelled
 from tests.support.images import EXAMPLES, encode, photo
 from tests.support.zips import build_zip, tiny_png
 
@@ -101,3 +102,29 @@ def test_a_labelled_set_whose_images_are_all_unreadable_says_so(classifier: Clas
     archive.write_bytes(build_zip({"nsfw/a.png": b"junk", "sfw/b.png": encode(photo(), "PNG")[:100]}))
     with pytest.raises(errors.EvaluationError, match=r"None of the 2 labelled files could be read as an image"):
         score_labelled(classifier, [archive])
+
+
+class _FailingPath:
+    """A file whose reading fails in a way no decoder plans for (as a flaky network mount might)."""
+
+    def __fspath__(self) -> str:
+        raise RuntimeError("the disk went away")
+
+
+def test_an_unexpected_error_on_one_file_becomes_its_error_row_and_the_rest_go_on(
+    classifier: Classifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    sources = [
+        ("first.png", EXAMPLES / "astronaut.png"),
+        ("private-name.jpg", _FailingPath()),
+        ("last.png", tiny_png(1)),
+    ]
+    with caplog.at_level("ERROR", logger="model.pipeline"):
+        results = classify_sources(classifier, sources)
+    assert [result.file for result in results] == ["first.png", "private-name.jpg", "last.png"]
+    assert results[0].prediction is not None and results[2].prediction is not None
+    assert results[1].prediction is None and results[1].error == FILE_FAILED_MESSAGE
+    [record] = caplog.records
+    assert "RuntimeError" in caplog.text and "__fspath__" in caplog.text  # the error's type and traceback are logged
+    assert "private-name" not in caplog.text  # the file's name is not
+    assert record.getMessage().splitlines()[0] == "Decoding a file failed unexpectedly: RuntimeError"  # nor the message

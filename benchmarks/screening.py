@@ -1,0 +1,113 @@
+"""`python -m benchmarks.screening`: the same images through `python -m model` and through `screen` on a local Ray,
+one run each, start-up included: images/s and the ratio (the target is screen at 0.8 of the plain CLI or more)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.images import encode, noise_photo
+from tests.support.standin import build_standin
+
+from .server import ROOT
+
+__all__ = ["main", "run_screening_benchmark"]
+
+logger = logging.getLogger("benchmarks.screening")
+
+DEFAULT_WORK = ROOT / "benchmarks" / "results" / "screening"
+#: An ordinary web photo, as in the other benchmarks.
+IMAGE_SIZE = (600, 400)
+JPEG_QUALITY = 90
+TARGET_RATIO = 0.8
+
+
+def make_images(folder: Path, count: int) -> list[Path]:
+    """`count` distinct JPEGs (an example photo with different grain each), made once and kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = folder / f"photo-{index:05d}.jpg"
+        if not path.is_file():
+            path.write_bytes(encode(noise_photo(IMAGE_SIZE, seed=index), "JPEG", quality=JPEG_QUALITY))
+        paths.append(path)
+    return paths
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return seconds, result
+
+
+def run_screening_benchmark(count: int, work: Path, model: str | None = None) -> dict[str, Any]:
+    """Both commands, one after the other, on the same `count` images; wall-clock seconds from process start."""
+    if model is None:
+        standin = work / "standin"
+        if not (standin / "model.safetensors").is_file():
+            build_standin(standin)
+        model = str(standin)
+    paths = make_images(work / "images", count)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    cli_seconds, cli = _run([sys.executable, "-m", "model", "--model", model, *map(str, paths)], env)
+    scored = sum(1 for line in cli.stdout.splitlines() if '"nsfw_score"' in line)
+    out = work / "screen.parquet"
+    screen_seconds, screen = _run(
+        [sys.executable, "-m", "model", "screen", str(work / "images"), "--out", str(out), "--model", model], env
+    )
+    summary = json.loads(screen.stdout.splitlines()[-1])
+    cli_rate = scored / cli_seconds
+    screen_rate = summary["classified"] / screen_seconds
+    return {
+        "images": count,
+        "cli": {"seconds": round(cli_seconds, 2), "images_per_second": round(cli_rate, 2), "scored": scored},
+        "screen": {
+            "seconds": round(screen_seconds, 2),
+            "images_per_second": round(screen_rate, 2),
+            "classified": summary["classified"],
+            "actors": summary["actors"],
+            "seconds_inside_the_command": summary["seconds"],
+        },
+        "ratio": round(screen_rate / cli_rate, 3),
+        "target_ratio": TARGET_RATIO,
+        "cores": os.cpu_count(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.screening", description=__doc__)
+    parser.add_argument("--images", type=int, default=500, help="images to classify (default 500)")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="folder for the images and results")
+    parser.add_argument("--model", help="model folder or Hub id (default: the stand-in checkpoint, built once)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = run_screening_benchmark(args.images, args.work, args.model)
+    (args.work / "screening.json").write_text(json.dumps(result, indent=2))
+    logger.info(
+        "%d images: python -m model %.2f images/s (%.1f s), screen on local Ray %.2f images/s (%.1f s, %d actor); "
+        "ratio %.2f (target >= %.1f)",
+        result["images"],
+        result["cli"]["images_per_second"],
+        result["cli"]["seconds"],
+        result["screen"]["images_per_second"],
+        result["screen"]["seconds"],
+        result["screen"]["actors"],
+        result["ratio"],
+        TARGET_RATIO,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""`python -m model evaluate`: the Evaluate tab's report, from labelled images on Ray or from a results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model import Classifier, Settings
+from model.commands import EvaluateOptions, run_evaluate
+from model.metrics import evaluate
+from model.pipeline import score_labelled
+from model.results import read_results
+from tests.support.images import EXAMPLES
+from tests.support.zips import build_zip
+
+ROOT = Path(__file__).resolve().parents[2]
+METRICS = ("n", "n_nsfw", "n_sfw", "accuracy", "precision", "recall", "f1", "false_positive_rate", "roc_auc")
+REPORT_KEYS = {
+    *METRICS,
+    "average_precision",
+    "confusion",
+    "recommended_thresholds",
+    "prevalence",
+    "precision_at_prevalence",
+    "threshold",
+    "skipped",
+    "files",
+    "curves",
+    "model",
+    "created",
+}
+
+
+def test_evaluate_on_labelled_images_gives_the_evaluate_tabs_numbers(
+    local_ray: None, settings: Settings, classifier: Classifier, tmp_path: Path
+) -> None:
+    names = ("rocket.jpg", "coffee.png", "astronaut.png", "chelsea.png", "meme.png", "drawing.png")
+    members = {
+        f"set/{'NSFW' if index < 2 else 'sfw'}/{name}": (EXAMPLES / name).read_bytes()
+        for index, name in enumerate(names)
+    }
+    members["set/sfw/broken.png"] = b"not an image"
+    archive = tmp_path / "labelled.zip"
+    archive.write_bytes(build_zip(members))
+    out = tmp_path / "report.json"
+    scores_out = tmp_path / "scores.parquet"
+
+    report = run_evaluate(
+        EvaluateOptions(sources=[str(archive)], out=out, threshold=0.4, scores_out=scores_out), settings
+    )
+
+    tab = score_labelled(classifier, [archive])
+    expected = evaluate(tab.labels, tab.scores, 0.4).to_dict()
+    assert set(report) == REPORT_KEYS
+    for key in METRICS:
+        assert report[key] == pytest.approx(expected[key], abs=1e-6), key
+    assert report["confusion"] == expected["confusion"]
+    assert report["average_precision"] == pytest.approx(expected["average_precision"], abs=1e-6)
+    assert [item["file"] for item in report["skipped"]] == [f"{archive}/set/sfw/broken.png"]
+    assert json.loads(out.read_text())["n"] == 6
+    assert read_results(scores_out).num_rows == 7  # the scores, kept for evaluating again without the model
+
+
+def test_evaluate_reads_a_results_file_without_loading_the_model(tmp_path: Path) -> None:
+    scores = tmp_path / "scores.csv"
+    scores.write_text(
+        "file,label,nsfw_score,error\n"
+        "n1.jpg,nsfw,0.91,\nn2.jpg,NSFW,0.35,\ns1.jpg,sfw,0.40,\ns2.jpg,0,0.05,\nbad.jpg,sfw,,empty file\n"
+    )
+    out = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "model", "evaluate", str(scores), "--out", str(out), "--threshold", "0.3"],
+        cwd=ROOT,
+        # A model that does not exist: the scores are all evaluate needs.
+        env={**os.environ, "NSFW_MODEL": str(tmp_path / "no-model-here")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    expected = evaluate([1, 1, 0, 0], [0.91, 0.35, 0.40, 0.05], 0.3).to_dict()
+    for key in METRICS:
+        assert report[key] == pytest.approx(expected[key]), key
+    assert report["skipped"] == [{"file": "bad.jpg", "reason": "empty file"}]
+    assert json.loads(result.stdout)["n"] == 4
+    assert "precision" in result.stderr
+
+
+def test_evaluate_says_what_a_results_file_lacks(tmp_path: Path) -> None:
+    scores = tmp_path / "scores.csv"
+    scores.write_text("file,label,nsfw_score\na.jpg,sfw,0.2\nb.jpg,sfw,0.3\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "model", "evaluate", str(scores), "--out", str(tmp_path / "r.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "both classes" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "r.json").exists()

@@ -1,0 +1,64 @@
+"""A results file in the Evaluate tab and /evaluate: scores a cluster already computed -> metrics, no model run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from model.archives import DEFAULT_ARCHIVE_LIMITS
+from model.commands import is_results_file
+from model.images import ImageLimits
+from model.metrics import compute_curves
+from model.pipeline import LabelledScores
+from model.results import FORMATS, labelled_rows, read_results
+
+if TYPE_CHECKING:
+    from .evaluate import EvaluationRun
+
+__all__ = ["MAX_BYTES", "MAX_ROWS", "is_results_upload", "read_scores"]
+
+logger = logging.getLogger(__name__)
+
+#: What the app reads from one results file: two million scored rows (about 200 MB of CSV, 40 MB of Parquet).
+MAX_ROWS = 2_000_000
+MAX_BYTES = 256 * 1024 * 1024
+
+
+def is_results_upload(files: Sequence[str] | None) -> bool:
+    """One uploaded .parquet, .csv or .jsonl file that holds scores (an `nsfw_score` column), not a manifest."""
+    return bool(files) and len(files) == 1 and Path(files[0]).suffix.casefold() in FORMATS and is_results_file(files[0])
+
+
+def read_scores(path: str, name: str | None = None) -> EvaluationRun:
+    """The labelled scores of a results file as an Evaluate-tab run: curves computed once, no previews.
+
+    Raises:
+        ResultsFileError: a subclass, when the file is past the limits, unreadable, or lacks its columns.
+        EvaluationError: a subclass, when no row is labelled or only one class is.
+    """
+    # ui.evaluate imports this module: importing it back here, at call time, keeps the import graph one-way.
+    from .evaluate import EvaluationRun
+
+    started = time.perf_counter()
+    name = name or Path(path).name
+    table = read_results(path, max_rows=MAX_ROWS, max_bytes=MAX_BYTES, name=name)
+    rows = labelled_rows(table, name)
+    scores = LabelledScores(
+        files=rows.files, labels=rows.labels, scores=rows.scores, skipped=rows.skipped, manifest=name
+    )
+    curves = compute_curves(scores.labels, scores.scores)
+    seconds = time.perf_counter() - started
+    logger.info("Evaluation: %d scored rows read from a results file in %.1f s", len(scores.files), seconds)
+    return EvaluationRun(
+        scores=scores,
+        curves=curves,
+        model=rows.model,
+        seconds=seconds,
+        paths=(),
+        names=(),
+        archive_limits=DEFAULT_ARCHIVE_LIMITS,
+        image_limits=ImageLimits(),
+    )
