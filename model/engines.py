@@ -29,7 +29,9 @@ AUTO_ENGINE = "openvino"
 #: (measured: within 4e-6); a larger one means the export is wrong, and torch is used instead.
 _CHECK_TOLERANCE = 1e-4
 _LIBRARIES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
-_FILES = {"openvino": "model.xml", "onnxruntime": "model.onnx"}
+#: Both engines read the same ONNX file, written by torch's exporter (which needs the `onnx` package). OpenVINO reads
+#: ONNX itself: its own converter (`openvino.convert_model`) would send usage telemetry over the network.
+_EXPORT_FILE = "model.onnx"
 
 
 @dataclass(frozen=True)
@@ -44,49 +46,34 @@ class Engine:
     export_seconds: float = 0.0
 
 
-def _library_version(name: str) -> str:
+def export_folder(cache_root: Path) -> Path:
+    """The folder holding the ONNX export in `cache_root`, keyed by the versions of torch and onnx that wrote it."""
     from importlib.metadata import version
 
-    return version(_LIBRARIES[name])
+    return cache_root / f"onnx-{version('onnx')}-torch-{torch.__version__.split('+')[0]}"
 
 
-def export_folder(cache_root: Path, engine: str) -> Path:
-    """The folder holding `engine`'s export in `cache_root`, keyed by the library and torch versions that made it."""
-    return cache_root / f"{engine}-{_library_version(engine)}-torch-{torch.__version__.split('+')[0]}"
-
-
-def _write(model: torch.nn.Module, engine: str, example: torch.Tensor, target: Path) -> None:
-    with warnings.catch_warnings():
-        # Tracing warns about every Python-level check in timm's code; the check run at load is what counts.
-        warnings.simplefilter("ignore")
-        if engine == "openvino":
-            import openvino
-
-            converted = openvino.convert_model(model, example_input=example)
-            # save_model would halve the weights to fp16 by default, which moves scores by up to ~1e-3.
-            openvino.save_model(converted, target, compress_to_fp16=False)
-        else:
+def _export(model: torch.nn.Module, example: torch.Tensor, folder: Path) -> None:
+    """Write `model` as ONNX into `folder`, atomically: a reader sees the whole export or none."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        with warnings.catch_warnings():
+            # Tracing warns about every Python-level check in timm's code; the check run at load is what counts.
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 model,
                 (example,),
-                target,
+                staging / _EXPORT_FILE,
                 input_names=["pixels"],
                 output_names=["logits"],
                 dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
                 dynamo=False,
             )
-
-
-def _export(model: torch.nn.Module, engine: str, example: torch.Tensor, folder: Path) -> None:
-    """Write `model` in `engine`'s format into `folder`, atomically: a reader sees the whole export or none."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        _write(model, engine, example, staging / _FILES[engine])
         try:
             staging.rename(folder)
         except OSError:  # another process exported it first: use theirs
-            if not (folder / _FILES[engine]).is_file():
+            if not (folder / _EXPORT_FILE).is_file():
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -97,7 +84,7 @@ def _openvino_runner(folder: Path, threads: int) -> Callable[[torch.Tensor], tor
 
     core = openvino.Core()
     compiled = core.compile_model(
-        folder / _FILES["openvino"],
+        folder / _EXPORT_FILE,
         "CPU",
         # f32 pinned: on CPUs with bf16 OpenVINO would otherwise silently run in bf16.
         {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
@@ -121,7 +108,7 @@ def _onnxruntime_runner(folder: Path, threads: int) -> Callable[[torch.Tensor], 
     options.intra_op_num_threads = threads
     # Spinning threads would keep both cores busy between calls, starving decoding and the other requests.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(str(folder / _FILES["onnxruntime"]), options, ["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(folder / _EXPORT_FILE), options, ["CPUExecutionProvider"])
 
     def run(batch: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(None, {"pixels": batch.contiguous().numpy()})[0])
@@ -133,7 +120,8 @@ def _choose(requested: str, device: torch.device, precision: str) -> str:
     if device.type != "cpu" or precision != "fp32":
         return "torch"  # exported engines run fp32 on a CPU only; elsewhere torch is the engine
     if requested == "auto":
-        return AUTO_ENGINE if importlib.util.find_spec(_LIBRARIES[AUTO_ENGINE]) is not None else "torch"
+        installed = all(importlib.util.find_spec(library) for library in (_LIBRARIES[AUTO_ENGINE], "onnx"))
+        return AUTO_ENGINE if installed else "torch"
     return requested
 
 
@@ -169,15 +157,16 @@ def build_engine(
     exported = 0.0
     temporary: str | None = None
     try:
-        if importlib.util.find_spec(_LIBRARIES[name]) is None:
-            raise ModuleNotFoundError(f"{_LIBRARIES[name]} is not installed (pip install {_LIBRARIES[name]})")
+        for library in (_LIBRARIES[name], "onnx"):
+            if importlib.util.find_spec(library) is None:
+                raise ModuleNotFoundError(f"{library} is not installed (pip install {library})")
         if cache_root is None:
             temporary = tempfile.mkdtemp(prefix="nsfw-engine-")
             cache_root = Path(temporary)
-        folder = export_folder(cache_root, name)
-        if not (folder / _FILES[name]).is_file():
-            logger.info("Exporting the model for %s into %s (once per model revision)", name, folder)
-            _export(model, name, example, folder)
+        folder = export_folder(cache_root)
+        if not (folder / _EXPORT_FILE).is_file():
+            logger.info("Exporting the model to ONNX for %s into %s (once per model revision)", name, folder)
+            _export(model, example, folder)
             exported = time.monotonic() - started
         run = _openvino_runner(folder, threads) if name == "openvino" else _onnxruntime_runner(folder, threads)
         check = torch.linspace(-2.0, 2.0, example.numel()).reshape(example.shape)

@@ -71,9 +71,9 @@ def test_an_engine_that_cannot_load_falls_back_to_torch_and_the_panel_says_so(
 ) -> None:
     hub = tmp_path / "hub"
     snapshot = install_in_cache(standin_dir, hub, commit=COMMIT)
-    damaged = export_folder(snapshot / ".engines", "openvino")
+    damaged = export_folder(snapshot / ".engines")
     damaged.mkdir(parents=True)
-    (damaged / "model.xml").write_text("<not a model", encoding="utf-8")
+    (damaged / "model.onnx").write_bytes(b"not a model")
     source = ModelSource(repo_id=REPO_ID, revision=COMMIT)
     classifier = Classifier.load(Settings(model=source, engine="openvino"), cache_dir=str(hub))
     assert classifier.runtime.engine == "torch"
