@@ -42,7 +42,8 @@ class Settings:
         NSFW_MAX_PIXELS: largest image accepted, in pixels (default 40,000,000).
         NSFW_MAX_SIDE: longest side accepted, in pixels (default 10,000).
         NSFW_MAX_FILE_MB: largest upload accepted, in megabytes (default 50).
-        NSFW_BATCH_SIZE: images per forward pass (default: 16 on a CPU, 64 on a CUDA GPU, 32 on Apple MPS).
+        NSFW_BATCH_SIZE: images per forward pass (default: 16 on a CPU, 8 with OpenVINO or ONNX Runtime, 64 on a
+            CUDA GPU, 32 on Apple MPS).
         NSFW_DEVICE: where the forward pass runs: auto (default: CUDA if present, else Apple MPS, else the CPU),
             cpu, cuda, cuda:N or mps. A device this machine lacks is refused, naming the ones it has.
         NSFW_PRECISION: fp32 (default, the model card's), bf16 (a GPU, or a CPU with native bf16) or fp16 (GPU).

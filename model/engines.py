@@ -79,15 +79,16 @@ def _export(model: torch.nn.Module, example: torch.Tensor, folder: Path) -> None
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _openvino_runner(folder: Path, threads: int) -> Callable[[torch.Tensor], torch.Tensor]:
+def _openvino_runner(folder: Path, threads: int, precision: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
     import openvino
 
     core = openvino.Core()
+    # The precision is always pinned: on CPUs with bf16, OpenVINO would otherwise silently run fp32 models in bf16.
+    hint = {"fp32": "f32", "bf16": "bf16"}[precision]
     compiled = core.compile_model(
         folder / _EXPORT_FILE,
         "CPU",
-        # f32 pinned: on CPUs with bf16 OpenVINO would otherwise silently run in bf16.
-        {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
+        {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
     )
     requests = threading.local()  # an infer request serves one call at a time: one per calling thread
 

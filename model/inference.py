@@ -81,10 +81,6 @@ class Classifier:
         self.data_config = loaded.data_config
         self.info: ModelInfo = loaded.info
         self.nsfw_index = loaded.nsfw_index
-        # The batch size in use, so that everyone reading `classifier.settings.batch_size` gets a number.
-        settings = replace(settings, batch_size=settings.batch_size or default_batch_size(self.device))
-        self.settings = settings
-        self.limits = ImageLimits(settings.max_pixels, settings.max_side, settings.max_file_bytes)
         self.transform = timm.data.create_transform(**self.data_config, is_training=False)
         # Pillow's JPEG draft mode may decode at 1/2..1/8 scale while keeping the short side at least 1.5 times the
         # model's input, which kept scores within 0.01 of the exact path (tests/unit/test_fidelity.py). At 1.5x
@@ -104,6 +100,10 @@ class Classifier:
             threads=threads,
         )
         self._run_engine = engine.run
+        # The batch size in use, so that everyone reading `classifier.settings.batch_size` gets a number.
+        settings = replace(settings, batch_size=settings.batch_size or default_batch_size(self.device, engine.name))
+        self.settings = settings
+        self.limits = ImageLimits(settings.max_pixels, settings.max_side, settings.max_file_bytes)
         on_zerogpu = zerogpu.on_zerogpu()
         self.runtime = Runtime(
             device=str(self.device),
@@ -121,7 +121,7 @@ class Classifier:
         # On ZeroGPU each forward pass is a GPU request of the user's own (quota, priority), made from the request's
         # thread: requests are not merged there. Elsewhere one worker merges them (model.batching); split halves
         # help only torch on a CPU (small matrices on one thread each), never a GPU or an exported engine.
-        self._zerogpu_key: int | None = zerogpu.register(self._probabilities) if on_zerogpu else None
+        self._zerogpu_key: int | None = zerogpu.register(self.forward_probabilities) if on_zerogpu else None
         split = settings.split_batches and self.device.type == "cpu" and engine.name == "torch"
         self._batcher: MicroBatcher[Prediction] = MicroBatcher(
             self._forward, max_batch=settings.batch_size, split_threads=threads if split else 0
@@ -161,8 +161,9 @@ class Classifier:
             return self._forward(batch)
         return self._batcher.run(batch)
 
-    def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, classes) probabilities on the CPU for a CPU batch: to the device, forward, softmax in fp32, back."""
+    def forward_probabilities(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, classes) probabilities on the CPU for a preprocessed CPU batch, on the device and engine in use, in this
+        thread and not merged with other calls (benchmarks time the bare forward pass with it)."""
         with torch.inference_mode(), autocast(self.settings.precision, self.device):
             logits = self._run_engine(batch.to(self.device, non_blocking=True))
         return logits.float().softmax(dim=-1).cpu()
@@ -174,7 +175,7 @@ class Classifier:
             if self._zerogpu_key is not None:
                 probabilities = zerogpu.run_on_gpu(self._zerogpu_key, chunk).tolist()
             else:
-                probabilities = self._probabilities(chunk).tolist()
+                probabilities = self.forward_probabilities(chunk).tolist()
             for row in probabilities:
                 predictions.append(
                     Prediction(
