@@ -43,7 +43,7 @@ def _runners(classifier: Classifier, threads: int, work: Path) -> dict[str, Call
             logger.warning("%s is not installed: not compared", name)
             continue
         engine = build_engine(
-            model, name, device=cpu, precision="fp32", input_size=size, cache_root=work / name, threads=threads
+            model, name, device=cpu, precision="fp32", input_size=size, cache_root=work, threads=threads
         )
         if engine.name == name:
             runners[name] = engine.run
@@ -55,7 +55,7 @@ def _runners(classifier: Classifier, threads: int, work: Path) -> dict[str, Call
 
         runners["torch bf16"] = bf16
         if "openvino" in runners:
-            runners["openvino bf16"] = _openvino_runner(export_folder(work / "openvino"), threads, "bf16")
+            runners["openvino bf16"] = _openvino_runner(export_folder(work), threads, "bf16")
     return runners
 
 

@@ -8,12 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 from PIL import Image
 
 from model import Classifier, ConfigurationError, Settings, decode_image, load_settings
 from model.devices import check_precision, cpu_has_native_bf16
-from tests.unit.test_fidelity import INPUTS, model_card_probabilities
+from tests.unit.test_fidelity import INPUTS
 
 native_bf16 = pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16")
 
@@ -41,12 +42,15 @@ def test_bf16_on_a_cpu_without_native_bf16_is_refused_naming_the_setting() -> No
 
 
 @pytest.fixture(scope="module")
-def card_scores(standin_dir: Path, classifier: Classifier) -> dict[str, float]:
-    """The model card's fp32 NSFW score for every image of the fidelity set."""
+def card_scores(standin_dir: Path) -> dict[str, float]:
+    """The model card's fp32 NSFW score for every image of the fidelity set (its code, the model built once)."""
+    model = timm.create_model(f"local-dir:{standin_dir}", pretrained=True).eval()
+    transforms = timm.data.create_transform(**timm.data.resolve_model_data_config(model), is_training=False)
+    nsfw = model.pretrained_cfg["label_names"].index("NSFW")
     scores = {}
     for name, make in INPUTS.items():
-        with Image.open(io.BytesIO(make())) as image:
-            scores[name] = model_card_probabilities(standin_dir, image.convert("RGB"))[classifier.nsfw_index]
+        with Image.open(io.BytesIO(make())) as image, torch.no_grad():
+            scores[name] = model(transforms(image.convert("RGB")).unsqueeze(0)).softmax(dim=-1)[0, nsfw].item()
     return scores
 
 
