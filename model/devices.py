@@ -72,10 +72,10 @@ def resolve_device(name: str) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())
         return torch.device("mps") if _mps_available() else torch.device("cpu")
-    available = available_devices()
     device = torch.device(name)
-    if device.type == "cuda" and device.index is None and len(available) > 1 and available[1].startswith("cuda"):
+    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
+    available = available_devices()
     if str(device) not in available:
         raise ConfigurationError(
             f"NSFW_DEVICE={name!r} asks for a device this machine does not have; available: {', '.join(available)}. "
