@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -11,7 +12,8 @@ from typing import Any
 
 import gradio as gr
 
-from model import Classifier, ConfigurationError, Settings, check_threshold, load_settings
+from model import Classifier, ClassifierError, ConfigurationError, Settings, check_threshold, load_settings
+from model.zerogpu import on_zerogpu
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.classify import classify_upload, model_id
 from ui.errors import user_errors
@@ -55,7 +57,9 @@ def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float
 
 def model_info(loader: ModelLoader) -> dict[str, Any]:
     """The model's state: {"status": "loading"|"ready"|"error", "id", "revision", "labels", "input_size", "error",
-    "note"}; "note" says why the model came from the local cache (Hub down, offline), else null."""
+    "note", "runtime"}; "note" says why the model came from the local cache (Hub down, offline), else null;
+    "runtime" (null until ready) is {"device", "device_name" (e.g. GPU name and memory), "engine", "precision",
+    "batch_size", "zerogpu", "engine_note" (why the engine asked for is not running, else null)}."""
     info = loader.info
     if info is None:
         error = loader.error
@@ -67,6 +71,7 @@ def model_info(loader: ModelLoader) -> dict[str, Any]:
             "input_size": None,
             "error": str(error) if error is not None else None,
             "note": None,
+            "runtime": None,
         }
     return {
         "status": "ready",
@@ -76,6 +81,7 @@ def model_info(loader: ModelLoader) -> dict[str, Any]:
         "input_size": list(info.input_size),
         "error": None,
         "note": info.note,
+        "runtime": loader.wait(0).runtime.to_json(),
     }
 
 
@@ -121,14 +127,24 @@ def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
     return refuse_remote_files(demo)
 
 
-def create_loader(model: str | None = None, environ: Mapping[str, str] | None = None) -> ModelLoader:
-    """Read the settings and start loading in the background; a bad setting becomes the status panel's error."""
+def create_loader(
+    model: str | None = None, environ: Mapping[str, str] | None = None, device: str | None = None
+) -> ModelLoader:
+    """Read the settings and start loading in the background; a bad setting becomes the status panel's error.
+
+    On ZeroGPU the model is loaded before this returns: the `spaces` package moves what is on `cuda` when the app
+    launches, so the model must be there by then.
+    """
     try:
-        settings = load_settings(environ, model=model)
+        settings = load_settings(environ, model=model, device=device)
     except ConfigurationError as error:
         logger.error("Invalid setting: %s", error)
         return ModelLoader.failed(error, Settings())
-    return ModelLoader(partial(Classifier.load, settings), settings).start()
+    loader = ModelLoader(partial(Classifier.load, settings), settings).start()
+    if on_zerogpu():
+        with contextlib.suppress(ClassifierError):  # a failed load is shown in the status panel, as elsewhere
+            loader.wait()
+    return loader
 
 
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -136,6 +152,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         description="Serve the NSFW image detection demo. GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose the address."
     )
     parser.add_argument("--model", help="Hub id, id@revision or local folder (default: NSFW_MODEL or the Marqo model)")
+    parser.add_argument(
+        "--device", help="auto, cpu, cuda, cuda:N or mps (default: NSFW_DEVICE, else auto: CUDA if present, else CPU)"
+    )
     parser.add_argument(
         "--share",
         action="store_true",
@@ -152,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Gradio workarounds (ui/gradio_fixes): /monitoring refresh, cache sweep, lazy sessions, start-up check, MCP.
     apply_gradio_fixes()
-    loader = create_loader(args.model)
+    loader = create_loader(args.model, device=args.device)
     demo = build_demo(loader)
     # Requests waiting beyond NSFW_QUEUE_SIZE get "queue full" at once (HTTP 503) rather than waiting minutes.
     demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)

@@ -6,6 +6,7 @@ import functools
 import itertools
 import json
 import logging
+import shutil
 import ssl
 import statistics
 import sys
@@ -315,9 +316,14 @@ def threshold_change(server: AppServer, image: Path, changes: int) -> dict[str, 
 
 def cold_start(hf_home: Path, folder: Path, repeats: int) -> dict[str, Any]:
     """Start the app `repeats` times with the model in a warm HF cache (HF_HUB_OFFLINE=1, default NSFW_MODEL) and
-    time process start -> first HTTP answer -> /model_info ready."""
+    time process start -> first HTTP answer -> /model_info ready.
+
+    The engine exports of the cached revision are deleted first, so that the first start exports the model (once
+    per revision, timed as `first_ready_s`) and the later ones read the export, as a restarted Space does."""
+    for exports in hf_home.glob("hub/models--*/snapshots/*/.engines"):
+        shutil.rmtree(exports)
     runs = []
-    for index in range(repeats):
+    for index in range(repeats + 1):
         server = AppServer(
             {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "NSFW_MODEL": None, "HF_HUB_CACHE": None},
             folder / f"cold-start-{index}.log",
@@ -328,12 +334,15 @@ def cold_start(hf_home: Path, folder: Path, repeats: int) -> dict[str, Any]:
             info = server.model_info()
             times.update(rss_mb=round(server.rss_bytes() / 2**20, 1), model=info.get("id"))
             times["revision"] = info.get("revision")
+            times["engine"] = (info.get("runtime") or {}).get("engine")
         runs.append(times)
         logger.info("Cold start %d: ready after %.2f s", index + 1, times["ready_s"])
+    later = runs[1:]
     return {
         "runs": runs,
-        "listening_s": statistics.median(run["listening_s"] for run in runs),
-        "ready_s": statistics.median(run["ready_s"] for run in runs),
+        "first_ready_s": runs[0]["ready_s"],
+        "listening_s": statistics.median(run["listening_s"] for run in later),
+        "ready_s": statistics.median(run["ready_s"] for run in later),
     }
 
 

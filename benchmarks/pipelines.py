@@ -51,6 +51,5 @@ class OurPipeline:
         return self.classifier.predict([decoded.image])[0].nsfw_score
 
     def forward(self) -> None:
-        """The bare forward pass of one preprocessed image (batch 1), under `torch.inference_mode()`."""
-        with torch.inference_mode():
-            self.classifier.model(self.input)
+        """The bare forward pass of one preprocessed image (batch 1) on the engine and device in use."""
+        self.classifier.forward_probabilities(self.input)

@@ -24,11 +24,13 @@ import torch
 from model.inference import available_cores
 
 from . import api, floor, report
+from .engines import compare_engines
 from .experiments import run_experiments
+from .peer import compare_with_peer
 from .pipelines import CardPipeline, OurPipeline
 from .server import ROOT, AppServer
 from .timing import summarise
-from .workload import PROFILES, BenchImage, Profile, Workload, prepare
+from .workload import PROFILES, BenchImage, Profile, Workload, peer_images, prepare
 
 __all__ = ["main", "run_benchmark"]
 
@@ -209,6 +211,11 @@ def _measure_api(
                 logger.warning("Could not measure the threshold change: %s", error)
                 results["threshold_change_error"] = str(error)
         results["model_calls_logged"] = server.model_calls()
+        results["runtime"] = server.model_info().get("runtime")
+    with section("peer", "The app against the model card's snippet in a gr.Interface, %d rounds", profile.peer_rounds):
+        clients = max(count for count in profile.clients if count <= 8)
+        rounds = peer_images(profile, work / "images")
+        results["peer"] = compare_with_peer(workload.standin_dir, work, clients, rounds, profile.level_seconds)
     with section("cold_start", "Cold start: %d launches with a warm HF cache", profile.cold_starts):
         results["cold_start"] = api.cold_start(workload.hf_home, work, profile.cold_starts)
     return results, latency, checks
@@ -235,6 +242,10 @@ def _run(profile: Profile, work: Path, *, with_api: bool, with_experiments: bool
         card = CardPipeline(workload.standin_dir)
         ours = OurPipeline(workload.standin_dir)
     meta["torch_threads"] = torch.get_num_threads()
+    with section("engines", "Engines side by side: torch, ONNX Runtime, OpenVINO, bf16, %d rounds", profile.repeats):
+        sample = torch.randn(8, *ours.input_size, generator=torch.Generator().manual_seed(0))
+        engines = compare_engines(ours.classifier, sample, profile.repeats, available_cores())
+        engines["in_use"] = ours.classifier.runtime.engine
     with section("floor", "Floor: FLOPs per image and fp32 GEMM rate"):
         flops = floor.count_flops(ours.classifier.model, ours.input_size)
         gemm = floor.measure_gemm(
@@ -244,6 +255,7 @@ def _run(profile: Profile, work: Path, *, with_api: bool, with_experiments: bool
         "meta": meta,
         "images": {image.role: image.describe() for image in workload.images},
         "floor": {"flops": flops, "gemm": gemm, "floor": floor.floor(flops, gemm)},
+        "engines": engines,
     }
     if with_api:
         results["api"], latency, checks = _measure_api(workload, profile, work, card, ours, section)

@@ -12,12 +12,23 @@ from PIL import Image
 from tests.support.images import encode, large_jpeg, noise_photo
 from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 
-__all__ = ["PROFILES", "BenchImage", "Profile", "Workload", "prepare", "requests_per_level", "with_comment"]
+__all__ = [
+    "PROFILES",
+    "BenchImage",
+    "Profile",
+    "Workload",
+    "peer_images",
+    "prepare",
+    "requests_per_level",
+    "with_comment",
+]
 
 logger = logging.getLogger(__name__)
 
 #: The size of an ordinary web photo, and of the distinct images the throughput clients send.
 SMALL_SIZE = (600, 400)
+#: The images of the comparison with the peer (issue 14: distinct 640x480 JPEGs).
+PEER_SIZE = (640, 480)
 JPEG_QUALITY = 90
 #: Files with distinct bytes per image and round: one per API client measured side by side.
 COPIES_PER_ROUND = 3
@@ -52,6 +63,10 @@ class Profile:
     try_compile: bool = True
     #: Rounds of the app-configuration comparison (each round measures every configuration once).
     configuration_rounds: int = 3
+    #: Rounds of the app against the model card's snippet in a plain gr.Interface (benchmarks.peer), and the distinct
+    #: 640x480 JPEGs each of them gets per round (8 clients).
+    peer_rounds: int = 3
+    peer_images_per_round: int = 32
     #: App configurations compared under concurrent load (keys of `benchmarks.api.APP_CONFIGURATIONS`).
     app_configurations: tuple[str, ...] = (
         "one request at a time",
@@ -97,6 +112,8 @@ PROFILES: dict[str, Profile] = {
         cold_starts=1,
         threshold_changes=10,
         batch_sizes=(1, 4, 8),
+        peer_rounds=2,
+        peer_images_per_round=16,
     ),
     # A smoke test of every section (tests/benchmarks): the numbers mean nothing.
     "tiny": Profile(
@@ -119,6 +136,8 @@ PROFILES: dict[str, Profile] = {
         try_compile=False,
         app_configurations=("one request at a time",),
         configuration_rounds=1,
+        peer_rounds=1,
+        peer_images_per_round=4,
     ),
 }
 
@@ -200,6 +219,24 @@ def _bench_image(role: str, path: Path, rounds: int) -> BenchImage:
         for index in range(rounds * COPIES_PER_ROUND)
     )
     return BenchImage(role=role, label=label, path=path, width=width, height=height, copies=copies)
+
+
+def peer_images(profile: Profile, folder: Path) -> list[list[Path]]:
+    """Distinct 640x480 JPEGs for `benchmarks.peer`: per round, `peer_images_per_round` for the app and as many
+    for the peer, none of them sent twice."""
+    rounds = []
+    for round_index in range(profile.peer_rounds):
+        first = 10_000 + round_index * 2 * profile.peer_images_per_round
+        rounds.append(
+            [
+                _write_once(
+                    folder / "peer" / f"{seed}.jpg",
+                    lambda seed=seed: encode(noise_photo(PEER_SIZE, seed=seed), "JPEG", quality=JPEG_QUALITY),
+                )
+                for seed in range(first, first + 2 * profile.peer_images_per_round)
+            ]
+        )
+    return rounds
 
 
 def requests_per_level(profile: Profile, clients: int) -> int:

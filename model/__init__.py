@@ -1,5 +1,6 @@
 """NSFW image classification with Marqo/nsfw-image-detection-384: loading, safe decoding, batched inference."""
 
+from . import zerogpu  # noqa: F401  (first: `spaces` must be imported before anything touches CUDA)
 from .config import DEFAULT_MODEL, ModelSource, Settings, load_settings, parse_model_source
 from .errors import (
     CacheNotWritableError,
@@ -24,7 +25,7 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .images import DecodedImage, ImageLimits, decode_image
-from .inference import Classifier, Prediction
+from .inference import Classifier, Prediction, Runtime
 from .loading import ModelInfo, load_model
 from .pipeline import FileResult, classify_sources
 from .thresholds import NSFW, SFW, check_band, check_threshold, decide, verdict
@@ -59,6 +60,7 @@ __all__ = [
     "ModelSource",
     "Prediction",
     "RevisionNotFoundError",
+    "Runtime",
     "Settings",
     "UnsupportedFormatError",
     "check_band",

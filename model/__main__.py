@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC files")
     parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
+    parser.add_argument("--device", help="auto (default: NSFW_DEVICE, else CUDA if present), cpu, cuda, cuda:N, mps")
     parser.add_argument("--threshold", type=float, default=0.5, help="NSFW when score >= threshold (default 0.5)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
@@ -141,12 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         threshold = check_threshold(args.threshold)
-        settings = load_settings(model=args.model)
+        settings = load_settings(model=args.model, device=args.device)
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         classifier = Classifier.load(settings)
+    except ConfigurationError as error:  # a device or precision this machine cannot run
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except ModelLoadError as error:
         print(f"error: could not load the model from {settings.model}.\n{error}", file=sys.stderr)
         return 1

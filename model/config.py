@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .devices import PRECISIONS, check_device_name
+from .engines import ENGINES
 from .errors import ConfigurationError
 
 __all__ = ["DEFAULT_MODEL", "ModelSource", "Settings", "load_settings", "parse_model_source"]
@@ -40,7 +42,13 @@ class Settings:
         NSFW_MAX_PIXELS: largest image accepted, in pixels (default 40,000,000).
         NSFW_MAX_SIDE: longest side accepted, in pixels (default 10,000).
         NSFW_MAX_FILE_MB: largest upload accepted, in megabytes (default 50).
-        NSFW_BATCH_SIZE: images per forward pass (default 16).
+        NSFW_BATCH_SIZE: images per forward pass (default: 16 on a CPU, 8 with OpenVINO or ONNX Runtime, 64 on a
+            CUDA GPU, 32 on Apple MPS).
+        NSFW_DEVICE: where the forward pass runs: auto (default: CUDA if present, else Apple MPS, else the CPU),
+            cpu, cuda, cuda:N or mps. A device this machine lacks is refused, naming the ones it has.
+        NSFW_PRECISION: fp32 (default, the model card's), bf16 (a GPU, or a CPU with native bf16) or fp16 (GPU).
+        NSFW_ENGINE: what runs the forward pass on a CPU: auto (default: the fastest exact engine installed),
+            torch, openvino or onnxruntime. On a GPU the engine is always torch.
         NSFW_THREADS: torch threads (default: the CPU cores this process may use).
         NSFW_SPLIT_BATCHES: 1 (default) runs a merged batch as two halves at once, each on half of the threads;
             0 runs it whole on all of them.
@@ -60,7 +68,8 @@ class Settings:
     max_pixels: int = 40_000_000
     max_side: int = 10_000
     max_file_bytes: int = 50 * 1024 * 1024
-    batch_size: int = 16
+    #: None: the device's default (model.devices.default_batch_size); a loaded `Classifier` holds the number used.
+    batch_size: int | None = None
     threads: int | None = None
     split_batches: bool = True
     load_timeout: float = 20.0
@@ -73,6 +82,9 @@ class Settings:
     zip_max_ratio: int = 100
     queue_size: int = 64
     ray_address: str | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    engine: str = "auto"
 
 
 def parse_model_source(value: str) -> ModelSource:
@@ -134,16 +146,29 @@ def _read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name}={raw!r} must be 1 or 0.")
 
 
-def load_settings(environ: Mapping[str, str] | None = None, model: str | None = None) -> Settings:
-    """Read settings from the environment (and an optional `--model` override)."""
+def _read_choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() not in choices:
+        raise ConfigurationError(f"{name}={raw!r} is not one of {', '.join(choices)}.")
+    return raw.lower()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, model: str | None = None, device: str | None = None
+) -> Settings:
+    """Read settings from the environment (and optional `--model` / `--device` overrides)."""
     environ = os.environ if environ is None else environ
     threads_raw = environ.get("NSFW_THREADS", "").strip()
+    batch_raw = environ.get("NSFW_BATCH_SIZE", "").strip()
+    device_name = device or environ.get("NSFW_DEVICE", "").strip() or Settings.device
     return Settings(
         model=parse_model_source(model or environ.get("NSFW_MODEL", "") or DEFAULT_MODEL),
         max_pixels=_read_int(environ, "NSFW_MAX_PIXELS", Settings.max_pixels),
         max_side=_read_int(environ, "NSFW_MAX_SIDE", Settings.max_side),
         max_file_bytes=_read_int(environ, "NSFW_MAX_FILE_MB", Settings.max_file_bytes // 2**20) * 2**20,
-        batch_size=_read_int(environ, "NSFW_BATCH_SIZE", Settings.batch_size),
+        batch_size=_read_int(environ, "NSFW_BATCH_SIZE", 1) if batch_raw else None,
         threads=_read_int(environ, "NSFW_THREADS", 1) if threads_raw else None,
         split_batches=_read_bool(environ, "NSFW_SPLIT_BATCHES", Settings.split_batches),
         load_timeout=_read_float(environ, "NSFW_LOAD_TIMEOUT", Settings.load_timeout),
@@ -157,4 +182,7 @@ def load_settings(environ: Mapping[str, str] | None = None, model: str | None = 
         zip_max_ratio=_read_int(environ, "NSFW_ZIP_MAX_RATIO", Settings.zip_max_ratio),
         queue_size=_read_int(environ, "NSFW_QUEUE_SIZE", Settings.queue_size),
         ray_address=environ.get("RAY_ADDRESS", "").strip() or None,
+        device=check_device_name(device_name, "--device" if device else "NSFW_DEVICE"),
+        precision=_read_choice(environ, "NSFW_PRECISION", Settings.precision, PRECISIONS),
+        engine=_read_choice(environ, "NSFW_ENGINE", Settings.engine, ENGINES),
     )

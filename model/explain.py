@@ -126,7 +126,7 @@ def explain(classifier: Classifier, image: Image.Image) -> Explanation:
         IncompatibleModelError: the loaded model is not a plain timm VisionTransformer.
     """
     model = _check_model(classifier.model)
-    batch = classifier.preprocess(image).unsqueeze(0)
+    batch = classifier.preprocess(image).unsqueeze(0).to(classifier.device)
     with torch.enable_grad():
         logits, attentions = forward_with_attention(model, batch)
         log_probabilities = logits[0].log_softmax(dim=-1)
@@ -137,7 +137,7 @@ def explain(classifier: Classifier, image: Image.Image) -> Explanation:
         gradients = torch.autograd.grad(log_odds, attentions)
     with torch.no_grad():
         tokens = attentions[0].shape[-1]
-        relevance = torch.eye(tokens)
+        relevance = torch.eye(tokens, device=batch.device)
         for attention, gradient in zip(attentions, gradients, strict=True):
             weighted = (gradient[0] * attention[0]).clamp(min=0).mean(dim=0)
             relevance = relevance + weighted @ relevance
@@ -146,7 +146,7 @@ def explain(classifier: Classifier, image: Image.Image) -> Explanation:
         pooled = model.global_pool == "token"
         row = relevance[0, prefix:] if pooled else relevance[prefix:, prefix:].mean(dim=0)
         rows, columns = model.patch_embed.grid_size
-        heatmap = row.reshape(rows, columns).numpy().astype(np.float32)
+        heatmap = row.reshape(rows, columns).cpu().numpy().astype(np.float32)
     top = float(heatmap.max())
     heatmap = heatmap / top if top > 0 else np.zeros_like(heatmap)
     score = float(logits[0].detach().softmax(dim=-1)[nsfw])

@@ -95,6 +95,8 @@ class LoadedModel:
     data_config: dict[str, Any]
     info: ModelInfo
     nsfw_index: int
+    #: The folder the weights were read from (a Hub snapshot or the local folder): engine exports are cached by it.
+    folder: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -456,4 +458,4 @@ def load_model(
         note=note,
     )
     logger.info("Loaded %s (revision %s) in %.2f s", name, revision, info.load_seconds)
-    return LoadedModel(model=model, data_config=data_config, info=info, nsfw_index=nsfw_index)
+    return LoadedModel(model=model, data_config=data_config, info=info, nsfw_index=nsfw_index, folder=folder)

@@ -1,4 +1,4 @@
-"""The status panel: loading / ready (model id, revision, labels, input size, load time, device) / error."""
+"""The status panel: loading / ready (model id, revision, labels, input size, load time, device, engine) / error."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def status_html(loader: ModelLoader) -> str:
         )
     info = loader.info
     assert info is not None
+    runtime = loader.wait(0).runtime
     revision = info.revision or "unknown"
     short_revision = revision[:7] if len(revision) == 40 else revision
     model_name = info.repo_id or Path(info.source).name
@@ -61,9 +62,11 @@ def status_html(loader: ModelLoader) -> str:
         _chip("Labels", " · ".join(info.labels)),
         _chip("Input", " × ".join(str(side) for side in info.input_size[1:])),
         _chip("Loaded in", f"{info.load_seconds:.1f} s"),
-        _chip("Device", loader.device),
+        _chip("Device", runtime.device_name, "ZeroGPU (a GPU lent per request)" if runtime.zerogpu else runtime.device),
+        _chip("Engine", f"{runtime.engine} · {runtime.precision}", f"batches of up to {runtime.batch_size} images"),
     ]
-    note = f'<div class="status-note">{html.escape(info.note)}</div>' if info.note else ""
+    notes = [text for text in (info.note, runtime.note) if text]
+    note = "".join(f'<div class="status-note">{html.escape(text)}</div>' for text in notes)
     return (
         '<div class="status status-ready" data-status="ready" role="status">'
         '<span class="status-dot"></span><div class="status-body">'

@@ -22,6 +22,9 @@ ASTRONAUT = EXAMPLES / "astronaut.png"
 def test_model_info_describes_the_loaded_model(client: Client) -> None:
     info = client.predict(api_name="/model_info")
     assert "HF_HUB_OFFLINE=1" in info.pop("note")  # the app under test loads from the cache, offline
+    runtime = info.pop("runtime")
+    assert runtime["device"] == "cpu" and runtime["device_name"].startswith("CPU, ")
+    assert (runtime["engine"], runtime["precision"], runtime["engine_note"]) == ("openvino", "fp32", None)
     assert info == {
         "status": "ready",
         "id": REPO_ID,

@@ -69,7 +69,7 @@ def install_in_cache(
     snapshot = repo / "snapshots" / commit
     (repo / "blobs").mkdir(parents=True, exist_ok=True)
     snapshot.mkdir(parents=True, exist_ok=True)
-    for file in sorted(source.iterdir()):
+    for file in sorted(path for path in source.iterdir() if path.is_file()):  # not an engine export's folder
         digest = hashlib.sha256(file.read_bytes()).hexdigest()
         blob = repo / "blobs" / digest
         if not blob.exists():
