@@ -548,19 +548,18 @@ def evaluate_set(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     target_recall: float = DEFAULT_TARGET_RECALL,
     prevalence: float | None = None,
-    results_file: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate the model on a labelled .zip (images under folders named nsfw and sfw, or a CSV manifest file,label),
     or on a results file of scores computed elsewhere (then the model does not run).
 
     Args:
-        zip_file: the labelled archive; over MCP, a base64 data URI (data:application/zip;base64,...).
+        zip_file: the labelled archive, or a results file (CSV, Parquet or JSON lines with file, label and
+            nsfw_score columns, as `python -m model screen` writes; its true_label column, if any, is the label):
+            then the model does not run. Over MCP, a base64 data URI (data:application/zip;base64,...).
         threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
         target_precision: precision the recommended "target_precision" threshold must reach (default 0.95).
         target_recall: recall the recommended "target_recall" threshold must reach (default 0.95).
         prevalence: expected NSFW share of real traffic, a fraction in (0, 1), to re-weight precision (optional).
-        results_file: instead of zip_file, a CSV, Parquet or JSON-lines file with file, label (nsfw/sfw) and
-            nsfw_score columns, such as `python -m model screen` writes (its true_label column, if any, is the label).
 
     Returns:
         {"n", "n_nsfw", "n_sfw", "threshold", "accuracy", "precision", "recall", "f1", "false_positive_rate",
@@ -575,7 +574,7 @@ def evaluate_set(
             target_recall=target_recall,
             prevalence=prevalence or None,
         )
-        state = read_scores(results_file) if results_file else run(loader, [zip_file] if zip_file else None)
+        state = run(loader, [zip_file] if zip_file else None)
         evaluation = _evaluate(state, options)
         scores = state.scores
         rows = outcomes(scores.files, scores.labels, scores.scores, options.threshold)
@@ -590,12 +589,11 @@ def add_api(loader: ModelLoader) -> None:
         target_precision = gr.Number(DEFAULT_TARGET_PRECISION, label="target_precision")
         target_recall = gr.Number(DEFAULT_TARGET_RECALL, label="target_recall")
         prevalence = gr.Number(None, label="prevalence")
-        results_file = gr.File(label="results_file")
         result = gr.JSON(label="result")
     gr.on(
         [],
         bind(evaluate_set, loader, "evaluate"),
-        [zip_file, threshold, target_precision, target_recall, prevalence, results_file],
+        [zip_file, threshold, target_precision, target_recall, prevalence],
         result,
         api_name="evaluate",
         api_description=evaluate_set.__doc__,

@@ -28,8 +28,12 @@ MAX_BYTES = 256 * 1024 * 1024
 
 
 def is_results_upload(files: Sequence[str] | None) -> bool:
-    """One uploaded .parquet, .csv or .jsonl file that holds scores (an `nsfw_score` column), not a manifest."""
-    return bool(files) and len(files) == 1 and Path(files[0]).suffix.casefold() in FORMATS and is_results_file(files[0])
+    """One uploaded .parquet or .jsonl file (never images, zips or a manifest, so a broken one gets the results file's
+    own message), or one .csv file that holds scores (an `nsfw_score` column) rather than a manifest of paths."""
+    if not files or len(files) != 1:
+        return False
+    suffix = Path(files[0]).suffix.casefold()
+    return suffix in FORMATS and (suffix != ".csv" or is_results_file(files[0]))
 
 
 def read_scores(path: str, name: str | None = None) -> EvaluationRun:

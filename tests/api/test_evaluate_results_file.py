@@ -23,7 +23,7 @@ SCORES = (
 def test_evaluate_takes_a_results_file_and_reports_its_metrics_and_model(client: Client, tmp_path: Path) -> None:
     path = tmp_path / "scores.csv"
     path.write_text(SCORES)
-    report = client.predict(None, 0.5, 0.95, 0.95, None, handle_file(str(path)), api_name="/evaluate")
+    report = client.predict(handle_file(str(path)), 0.5, 0.95, 0.95, None, api_name="/evaluate")
     expected = evaluate([1, 1, 0, 0], [0.91, 0.35, 0.62, 0.05], 0.5).to_dict()
     for key in ("n", "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "confusion"):
         assert report[key] == pytest.approx(expected[key]), key
@@ -36,4 +36,4 @@ def test_evaluate_explains_a_results_file_without_scores(client: Client, tmp_pat
     path = tmp_path / "labels.parquet"
     path.write_bytes(b"PAR1 but not really parquet")
     with pytest.raises(AppError, match=r"labels\.parquet could not be read as PARQUET"):
-        client.predict(None, 0.5, 0.95, 0.95, None, handle_file(str(path)), api_name="/evaluate")
+        client.predict(handle_file(str(path)), 0.5, 0.95, 0.95, None, api_name="/evaluate")

@@ -65,7 +65,7 @@ def test_main_makes_the_queue_with_that_setting(monkeypatch: pytest.MonkeyPatch)
     launched: list[gr.Blocks] = []
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **options: launched.append(self))
     failed = ModelLoader.failed(ModelNotFoundError("no model in this test"), Settings())
-    monkeypatch.setattr(demo_app, "create_loader", lambda model: failed)
+    monkeypatch.setattr(demo_app, "create_loader", lambda model, device=None: failed)
     # The other fixes patch Gradio for the whole process: only the monitoring one runs here.
     monkeypatch.setattr(demo_app, "apply_gradio_fixes", refresh_monitoring_summary_less_often)
     demo_app.main([])
