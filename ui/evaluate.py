@@ -261,7 +261,11 @@ def recommendations_html(evaluation: Evaluation) -> str:
             f"<td>{choice.recall:.3f}</td><td>{choice.f1:.3f}</td><td>{choice.false_positive_rate:.3f}</td>"
             f"{weighted_cell}</tr>"
         )
-    return f'<table class="eval-recommend"><tr>{head}</tr>{"".join(rows)}</table>'
+    # Focusable: on a phone the table scrolls sideways inside its box, and keyboards must reach that scroll too.
+    return (
+        '<table class="eval-recommend" tabindex="0" aria-label="Recommended thresholds">'
+        f"<tr>{head}</tr>{''.join(rows)}</table>"
+    )
 
 
 def _previews(state: EvaluationRun, names: Sequence[str]) -> None:

@@ -21,6 +21,14 @@
       const label = button.closest(".block")?.querySelector('[data-testid="block-label"]')?.textContent.trim();
       button.setAttribute("aria-label", label || "Image");
     }
+    // A button's name must contain the words it shows (the webcam's "Record" was announced as "capture photo"):
+    // where it does not, drop the label, so the visible text is the name and follows it when it changes.
+    for (const button of document.querySelectorAll(".gradio-container button[aria-label]")) {
+      const text = button.innerText.trim().toLowerCase();
+      if (text && !button.getAttribute("aria-label").toLowerCase().includes(text)) {
+        button.removeAttribute("aria-label");
+      }
+    }
     // Plots: Gradio appends "plot visualising provided data" to the description ui/plots.py sends.
     for (const image of document.querySelectorAll('img[alt$=" plot visualising provided data"]')) {
       image.alt = image.alt.slice(0, -" plot visualising provided data".length);

@@ -3,20 +3,26 @@ showing; no sideways scroll on a phone; focus visible on the sliders; completion
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import LAPTOP, PHONE, open_app
+from tests.browser.conftest import open_tab as open_tab_named
 from tests.support.app_process import RunningApp
 from tests.support.images import EXAMPLES
 from tests.support.zips import build_zip, tiny_png
 
 #: The impacts that fail a test; "moderate" and "minor" findings are left to review.
 BLOCKING = ("critical", "serious")
+#: axe-core's default rules, and the check that a control's name contains its visible text (WCAG 2.5.3, off by
+#: default in axe-core as "experimental").
+AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"label-content-name-mismatch": {"enabled": True}}}
 #: The most the first load of the page may transfer (HTML, scripts, styles, fonts, example thumbnails).
 FIRST_LOAD_LIMIT = 1_000_000
 
@@ -25,7 +31,7 @@ _AXE = Axe()
 
 def blocking_violations(page: Page) -> list[str]:
     """One line per critical or serious axe-core finding on the page as it is: rule, impact, first elements."""
-    results = _AXE.run(page).response
+    results = _AXE.run(page, options=AXE_OPTIONS).response
     found = []
     for violation in results["violations"]:
         if violation["impact"] in BLOCKING:
@@ -34,9 +40,22 @@ def blocking_violations(page: Page) -> list[str]:
     return found
 
 
+#: JavaScript: the element is on screen at full opacity (no fade on it or any ancestor), so its colours are final.
+FULLY_SHOWN = """(selector) => {
+  for (let element = document.querySelector(selector); element; element = element.parentElement) {
+    if (getComputedStyle(element).opacity !== '1') return false;
+  }
+  return document.querySelector(selector) !== null;
+}"""
+
+
 def page_overflow(page: Page) -> int:
-    """How many pixels the page is wider than the window (0: no sideways scroll)."""
-    return page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    """How many pixels the page is wider than the window (0: no sideways scroll), once the layout has settled
+    (tables and galleries re-measure themselves a moment after the window changes)."""
+    measure = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(f"({measure})() <= 0", timeout=5_000)
+    return page.evaluate(measure)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +88,7 @@ def fill_single(page: Page, uploads: dict[str, Path]) -> None:
     page.locator("#examples").get_by_role("button", name="Example: rocket").click()
     page.wait_for_selector("#verdict .verdict[data-label=NSFW]")
     page.wait_for_function("() => !document.getElementById('single-tab').hasAttribute('data-pending')")
+    page.wait_for_function(FULLY_SHOWN, arg="#verdict .reveal")  # the card fades while it updates
     # The button shows a small thumbnail; the full picture is what gets classified.
     assert "640 × 427 JPEG" in page.locator("#analysis").inner_text()
 
@@ -78,6 +98,7 @@ def fill_batch(page: Page, uploads: dict[str, Path]) -> None:
     page.locator("#batch-run").click()
     page.wait_for_selector("#batch-summary [data-state=done]", timeout=180_000)
     page.wait_for_selector("#batch-gallery img")
+    page.wait_for_function(FULLY_SHOWN, arg="#batch-summary .batch-summary")
     summary = page.locator("#batch-summary .batch-summary")
     counts = [summary.get_attribute(f"data-{kind}") for kind in ("nsfw", "sfw")]
     expected = f"11 images classified: {counts[0]} NSFW, {counts[1]} SFW, 1 skipped"
@@ -91,6 +112,7 @@ def fill_evaluate(page: Page, uploads: dict[str, Path]) -> None:
     _upload(page, "#evaluate-files", [uploads["eval.zip"]])
     page.locator("#evaluate-run").click()
     page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=180_000)
+    page.wait_for_function(FULLY_SHOWN, arg="#evaluate-summary .eval-results")
     for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
         page.wait_for_selector(f"{plot} img")
     page.wait_for_function(
@@ -106,6 +128,7 @@ def fill_evaluate(page: Page, uploads: dict[str, Path]) -> None:
 def fill_moderate(page: Page, uploads: dict[str, Path]) -> None:
     page.locator("#moderate-examples").get_by_role("button", name="Example: rocket").click()
     card = page.wait_for_selector("#moderate-decision .verdict[data-decision=block]")
+    page.wait_for_function(FULLY_SHOWN, arg="#moderate-decision .verdict")
     box = card.bounding_box()
     assert box is not None and box["y"] >= 0, "the decision card's top is scrolled out of view"
 
@@ -132,12 +155,7 @@ TABS: tuple[tuple[str, str, Callable[[Page, dict[str, Path]], None]], ...] = (
 
 
 def open_tab(page: Page, name: str, shown: str) -> None:
-    """Click the tab, from the "more" menu where the screen is too narrow for every tab."""
-    tab = page.get_by_role("tab", name=name)
-    if not tab.is_visible():
-        page.locator(".overflow-menu > button").click()
-        tab = page.locator(".overflow-dropdown button", has_text=name)
-    tab.click()
+    open_tab_named(page, name)
     page.wait_for_selector(shown)
 
 
