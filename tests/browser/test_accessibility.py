@@ -109,6 +109,7 @@ def fill_batch(page: Page, uploads: dict[str, Path]) -> None:
 
 
 def fill_evaluate(page: Page, uploads: dict[str, Path]) -> None:
+    assert not page.locator("#evaluate-skipped-box").is_visible()  # nothing skipped before anything is evaluated
     _upload(page, "#evaluate-files", [uploads["eval.zip"]])
     page.locator("#evaluate-run").click()
     page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=180_000)
@@ -123,6 +124,7 @@ def fill_evaluate(page: Page, uploads: dict[str, Path]) -> None:
     assert page.locator("#plot-pr img").get_attribute("alt").startswith("Precision-recall curve: average precision")
     assert "AUC" in page.locator("#plot-roc img").get_attribute("alt")
     assert "F1" in page.locator("#plot-threshold img").get_attribute("alt")
+    assert page.locator("#evaluate-skipped-box").is_visible()
 
 
 def fill_moderate(page: Page, uploads: dict[str, Path]) -> None:
