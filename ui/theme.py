@@ -12,7 +12,8 @@ __all__ = ["HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME", "footer"]
 STYLESHEET = Path(__file__).with_name("style.css")
 #: The Moderate and Live webcam tabs' colours (allow / review / block) and blur.
 MODERATE_STYLESHEET = Path(__file__).with_name("moderate.css")
-#: Repairs to Gradio's own markup (an unnamed, nested upload button), run in the page as it renders.
+#: Repairs to Gradio's own markup, run in the page as it renders: the nested, key-labelled upload button, unnamed
+#: image buttons, button labels that differ from their text, and the generic alt text of plots.
 PAGE_FIXES = Path(__file__).with_name("page_fixes.js")
 
 #: Fonts ship with Gradio (served locally): no request leaves the page for a font.
