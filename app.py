@@ -16,6 +16,7 @@ from model import Classifier, ClassifierError, ConfigurationError, Settings, che
 from model.zerogpu import on_zerogpu
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.classify import classify_upload, model_id
+from ui.compression import COMPRESSION
 from ui.errors import user_errors
 from ui.gradio_fixes import apply as apply_gradio_fixes
 from ui.mcp import bind
@@ -182,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         allowed_paths=[str(single.EXAMPLES_DIR)],
         footer_links=["api"],
         mcp_server=True,  # agents call /classify, /moderate, ... as MCP tools (gradio[mcp])
+        app_kwargs={"middleware": COMPRESSION},  # the page: 252 KB as Gradio sends it, 27 KB gzipped
         **theme.LAUNCH_OPTIONS,
     )
 

@@ -48,18 +48,21 @@ def decision_card(
     block_above: float,
     blur: bool,
     blur_note: str = REVEAL_NOTE,
+    live_region: bool = True,
 ) -> str:
     """The big colour-coded decision; `data-blur` tells the stylesheet to blur the input preview (`blur_note` says
-    so under the decision)."""
+    so under the decision). With `live_region=False` the card is not announced on every change (the Live tab
+    announces decision changes only, ui/announce.py)."""
     band = (
         f"threshold {block_above:.2f}" if allow_below == block_above else f"band {allow_below:.2f} – {block_above:.2f}"
     )
     note = f'<div class="verdict-note">{html.escape(blur_note)}</div>' if blur else ""
     text = DECISION_TEXT[decision]
+    role = ' role="status"' if live_region else ""
     if allow_below == block_above:
         text = {"allow": "Allowed: below the threshold", "block": "Blocked: at or above the threshold"}[decision]
     return (
-        f'<div class="verdict decision-{decision}" data-decision="{decision}" data-blur="{int(blur)}" role="status">'
+        f'<div class="verdict decision-{decision}" data-decision="{decision}" data-blur="{int(blur)}"{role}>'
         f'<div class="verdict-label">{decision.upper()}</div>'
         f'<div class="verdict-detail">{text} · score {nsfw_score:.3f} · {band}</div>{note}</div>'
     )

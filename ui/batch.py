@@ -21,6 +21,7 @@ from model.archives import ArchiveLimits
 from model.pipeline import FileResult, classify_uploads
 from model.reports import ModelRecord, batch_csv, batch_report, batch_summary
 
+from .announce import batch_done, live_region
 from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
@@ -233,6 +234,7 @@ def build(loader: ModelLoader) -> None:
             )
         with gr.Column(scale=7, min_width=320):
             summary = gr.HTML(_EMPTY, elem_id="batch-summary", css_template=_CSS, padding=False)
+            announcement = live_region("batch-announcement")
             with gr.Row():
                 csv_download = gr.DownloadButton("Download CSV", visible=False, size="sm", elem_id="batch-csv")
                 json_download = gr.DownloadButton("Download JSON", visible=False, size="sm", elem_id="batch-json")
@@ -265,7 +267,7 @@ def build(loader: ModelLoader) -> None:
         api_visibility="private",
         show_progress="full",
         show_progress_on=[summary],
-    )
+    ).then(batch_done, [state, threshold], announcement, api_visibility="private", queue=False, show_progress="hidden")
     threshold.change(
         rethreshold,
         [state, threshold],

@@ -50,6 +50,9 @@ class Classification:
     timings: Timings
     model_id: str
     revision: str | None
+    #: Set when this result was reused for the same bytes: the timings of the run that produced it (`timings` are
+    #: then the lookup's).
+    original_timings: Timings | None = None
 
     @property
     def nsfw_score(self) -> float:
@@ -104,7 +107,11 @@ def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[st
             recent.format,
             total_ms,
         )
-        return dataclasses.replace(recent, timings=Timings(decode_ms=total_ms, inference_ms=0.0, total_ms=total_ms))
+        return dataclasses.replace(
+            recent,
+            timings=Timings(decode_ms=total_ms, inference_ms=0.0, total_ms=total_ms),
+            original_timings=recent.original_timings or recent.timings,
+        )
     decoded = decode_image(data, classifier.limits, draft_min_side=classifier.draft_min_side)
     decoded_at = time.perf_counter()
     [prediction] = classifier.predict([decoded.image])

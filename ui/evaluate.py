@@ -34,6 +34,7 @@ from model.pipeline import LabelledScores, load_previews, score_labelled
 from model.reports import ModelRecord, evaluation_csv, evaluation_report, metrics_csv
 
 from . import plots
+from .announce import evaluation_done, live_region
 from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
@@ -265,7 +266,11 @@ def recommendations_html(evaluation: Evaluation) -> str:
             f"<td>{choice.recall:.3f}</td><td>{choice.f1:.3f}</td><td>{choice.false_positive_rate:.3f}</td>"
             f"{weighted_cell}</tr>"
         )
-    return f'<table class="eval-recommend"><tr>{head}</tr>{"".join(rows)}</table>'
+    # Focusable: on a phone the table scrolls sideways inside its box, and keyboards must reach that scroll too.
+    return (
+        '<table class="eval-recommend" tabindex="0" aria-label="Recommended thresholds">'
+        f"<tr>{head}</tr>{''.join(rows)}</table>"
+    )
 
 
 def _previews(state: EvaluationRun, names: Sequence[str]) -> None:
@@ -456,6 +461,7 @@ def build(loader: ModelLoader) -> None:
             follow_band = band_panel(state, lambda run: (run.scores.scores, run.scores.labels), "evaluate-band")
         with gr.Column(scale=7, min_width=320):
             summary = gr.HTML(_EMPTY, elem_id="evaluate-summary", css_template=_CSS, padding=False)
+            announcement = live_region("evaluate-announcement")
             with gr.Row():
                 json_download = gr.DownloadButton("Report (JSON)", visible=False, size="sm", elem_id="evaluate-json")
                 files_download = gr.DownloadButton("Files (CSV)", visible=False, size="sm", elem_id="evaluate-csv")
@@ -492,7 +498,8 @@ def build(loader: ModelLoader) -> None:
                 visible=False,
                 elem_id="evaluate-gallery",
             )
-            with gr.Accordion("Skipped files", open=False):
+            # Hidden by the stylesheet until the table in it is shown (the empty tab has nothing skipped).
+            with gr.Accordion("Skipped files", open=False, elem_id="evaluate-skipped-box"):
                 skipped_table = gr.Dataframe(
                     headers=["File", "Reason"],
                     datatype=["str", "str"],
@@ -527,7 +534,7 @@ def build(loader: ModelLoader) -> None:
         api_visibility="private",
         show_progress="full",
         show_progress_on=[summary],
-    )
+    ).then(evaluation_done, state, announcement, api_visibility="private", queue=False, show_progress="hidden")
     gr.on(
         [threshold.change, target_precision.change, target_recall.change, prevalence.change],
         rerender,

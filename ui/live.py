@@ -18,6 +18,7 @@ import gradio as gr
 from model import check_band, decide, decode_image
 from model.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE
 
+from .announce import WATCH_DECISION
 from .band import band_chart, decision_card, score_series
 from .errors import user_message
 from .loader import ModelLoader
@@ -41,7 +42,7 @@ HISTORY = 40
 _EMPTY_CARD = (
     '<div class="verdict verdict-empty" data-decision="">'
     '<div class="verdict-label">Camera off</div>'
-    '<div class="verdict-detail">Start the webcam below and press record: frames are classified as they come.</div>'
+    '<div class="verdict-detail">Start the webcam and press record: frames are classified as they come.</div>'
     "</div>"
 )
 
@@ -79,7 +80,7 @@ def classify_frame(
     history = [*history, (round(now - started, 2), score)][-HISTORY:]
     decision = decide(score, low, high)
     return (
-        decision_card(decision, score, low, high, blur=decision != "allow", blur_note=BLUR_NOTE),
+        decision_card(decision, score, low, high, blur=decision != "allow", blur_note=BLUR_NOTE, live_region=False),
         gr.HTML(band_chart(score, low, high, decision), visible=True),
         gr.HTML(score_series(history, low, high, title=f"Last {len(history)} frames", x_label="seconds"), visible=True),
         history,
@@ -113,7 +114,7 @@ def build(loader: ModelLoader) -> None:
                 elem_classes="explain-note",
             )
         with gr.Column(scale=6, min_width=300):
-            decision = gr.HTML(_EMPTY_CARD, elem_id="live-decision", padding=False)
+            decision = gr.HTML(_EMPTY_CARD, elem_id="live-decision", padding=False, js_on_load=WATCH_DECISION)
             chart = gr.HTML("", visible=False, elem_id="live-chart", padding=False)
             plot = gr.HTML("", visible=False, elem_id="live-plot", padding=False)
 

@@ -20,6 +20,7 @@ from model.thresholds import Decision
 from .band import band_chart, decision_card, score_series
 from .classify import NO_IMAGE_MESSAGE
 from .errors import user_errors, user_message
+from .examples import example_buttons
 from .loader import ModelLoader
 from .mcp import bind
 from .upload import upload_source
@@ -279,8 +280,6 @@ def _switch_mode(mode: str) -> tuple[Any, Any, Any]:
 
 def build(loader: ModelLoader) -> None:
     """Lay out the tab (input and controls left, decision and evidence right), then wire its events."""
-    from .single import EXAMPLES, EXAMPLES_DIR  # the same safe examples as the single tab
-
     result = gr.State(None)
     revealed = gr.State(False)
     explanation = gr.State(None)
@@ -317,13 +316,7 @@ def build(loader: ModelLoader) -> None:
                 visible=False,
                 elem_id="moderate-threshold",
             )
-            gr.Examples(
-                examples=[str(EXAMPLES_DIR / name) for name in EXAMPLES if (EXAMPLES_DIR / name).is_file()],
-                inputs=[image],
-                label="Examples",
-                examples_per_page=len(EXAMPLES),
-                cache_examples=False,
-            )
+            example_buttons(image, "Examples", "moderate-examples")
         with gr.Column(scale=6, min_width=300):
             decision = gr.HTML(_EMPTY_CARD, elem_id="moderate-decision", padding=False)
             chart = gr.HTML("", visible=False, elem_id="band-chart", padding=False)

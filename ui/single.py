@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -14,6 +13,7 @@ from model import NSFW, check_threshold
 from .charts import probability_bars, score_chart
 from .classify import Classification, classify_upload
 from .errors import user_message
+from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
 from .loader import ModelLoader
 from .upload import upload_source
 
@@ -22,9 +22,6 @@ __all__ = ["ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "build"]
 TITLE = "Single image"
 ELEM_ID = "single-tab"
 DEFAULT_THRESHOLD = 0.5
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
-#: Shown under the input, in this order; all safe for work (sources and licences in examples/ATTRIBUTION.md).
-EXAMPLES = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "drawing.png", "meme.png")
 
 # While a new image is being classified its preview is blurred (it may be NSFW); the verdict then decides.
 _MARK_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.setAttribute('data-pending', ''); }}"
@@ -74,8 +71,13 @@ def error_card(message: str) -> str:
 
 def analysis_html(result: Classification, nsfw_label: str) -> str:
     """Score chart, probabilities, image facts and timings (independent of the reveal state)."""
-    timings = result.timings
+    timings = result.original_timings or result.timings
     notes = "".join(f'<li class="note">{html.escape(note)}</li>' for note in result.notes)
+    if result.original_timings is not None:
+        notes += (
+            '<li class="note" data-reused>Result reused: the same image was classified moments ago, so the model did '
+            f"not run again (found in {result.timings.total_ms:.0f} ms). The timings shown are from that run.</li>"
+        )
     return (
         '<div class="analysis">'
         "<h3>Probabilities</h3>"
@@ -135,7 +137,8 @@ def toggle_reveal(
 
 
 def build(loader: ModelLoader) -> None:
-    """Lay out the tab (input and examples left, results right; one column on a phone), then wire its events."""
+    """Lay out the tab (input and examples left, results right; on a phone the same order, one column), then wire
+    its events."""
     result = gr.State(None)
     revealed = gr.State(False)
     with gr.Row(equal_height=False, elem_classes="single-layout"):
@@ -150,14 +153,7 @@ def build(loader: ModelLoader) -> None:
                 buttons=[],
                 placeholder="Drop an image here, click to upload, or paste one (Ctrl+V); the camera takes a photo.",
             )
-            gr.Examples(
-                examples=[str(EXAMPLES_DIR / name) for name in EXAMPLES if (EXAMPLES_DIR / name).is_file()],
-                inputs=[image],
-                label="Examples: click one to classify it",
-                examples_per_page=len(EXAMPLES),
-                cache_examples=False,
-                elem_id="examples",
-            )
+            example_buttons(image, "Examples: click one to classify it", "examples")
         with gr.Column(scale=6, min_width=300, elem_classes="result-column"):
             verdict = gr.HTML(
                 _EMPTY_CARD, elem_id="verdict", elem_classes="flush", padding=False, js_on_load=_REVEAL_ON_CLICK

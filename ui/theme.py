@@ -12,6 +12,9 @@ __all__ = ["HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME", "footer"]
 STYLESHEET = Path(__file__).with_name("style.css")
 #: The Moderate and Live webcam tabs' colours (allow / review / block) and blur.
 MODERATE_STYLESHEET = Path(__file__).with_name("moderate.css")
+#: Repairs to Gradio's own markup, run in the page as it renders: the nested, key-labelled upload button, unnamed
+#: image buttons, button labels that differ from their text, and the generic alt text of plots.
+PAGE_FIXES = Path(__file__).with_name("page_fixes.js")
 
 #: Fonts ship with Gradio (served locally): no request leaves the page for a font.
 THEME = gr.themes.Soft(
@@ -30,8 +33,9 @@ THEME = gr.themes.Soft(
     block_border_color="*neutral_200",
     block_border_color_dark="*neutral_800",
     block_shadow="0 1px 2px 0 rgb(15 23 42 / 0.04)",
-    block_label_background_fill="transparent",
-    block_label_background_fill_dark="transparent",
+    # Labels sit over images (a blurred preview too): an opaque chip keeps them readable.
+    block_label_background_fill="*background_fill_primary",
+    block_label_background_fill_dark="*background_fill_primary",
     block_label_text_color="*neutral_600",
     block_label_text_color_dark="*neutral_300",
     block_title_background_fill="transparent",
@@ -39,6 +43,25 @@ THEME = gr.themes.Soft(
     block_title_text_color="*neutral_700",
     block_title_text_color_dark="*neutral_200",
     input_background_fill="*neutral_50",
+    # WCAG 2.2 AA contrast (4.5:1 for text) on white and on neutral_50: Soft's defaults (neutral_400 secondary
+    # text, primary_500 buttons and links) fall short.
+    body_text_color_subdued="*neutral_600",
+    body_text_color_subdued_dark="*neutral_400",
+    input_placeholder_color="*neutral_500",
+    input_placeholder_color_dark="*neutral_400",
+    color_accent="*primary_600",
+    link_text_color="*primary_700",
+    link_text_color_hover="*primary_800",
+    link_text_color_dark="*primary_300",
+    link_text_color_hover_dark="*primary_200",
+    button_primary_background_fill="*primary_600",
+    button_primary_background_fill_hover="*primary_700",
+    button_primary_border_color="*primary_600",
+    button_primary_border_color_hover="*primary_700",
+    button_primary_text_color="white",
+    button_primary_text_color_hover="white",
+    checkbox_label_background_fill_selected="*primary_600",
+    checkbox_label_border_color_selected="*primary_600",
 )
 
 HEADER = """
@@ -66,10 +89,14 @@ def footer(delete_cache: tuple[int, int]) -> str:
     return f"""
 <footer class="app-footer">
   <span>Images are classified in memory and never kept: uploads are deleted {kept} after they arrive.</span>
-  <span>From code: every tab has an API endpoint, see “Use via API” at the bottom of the page.</span>
+  <span>From code: every tab has an API endpoint, listed on the <a href="?view=api">API page</a>.</span>
 </footer>
 """
 
 
 #: Keyword arguments for `Blocks.launch()` (Gradio 6 takes theme and stylesheet there, not in `gr.Blocks`).
-LAUNCH_OPTIONS: dict[str, Any] = {"theme": THEME, "css_paths": [STYLESHEET, MODERATE_STYLESHEET]}
+LAUNCH_OPTIONS: dict[str, Any] = {
+    "theme": THEME,
+    "css_paths": [STYLESHEET, MODERATE_STYLESHEET],
+    "head": f"<script>{PAGE_FIXES.read_text(encoding='utf-8')}</script>",
+}

@@ -55,6 +55,15 @@ def open_app(browser: Browser, app: RunningApp, viewport: dict[str, int]) -> Pag
     return page
 
 
+def open_tab(page: Page, name: str) -> None:
+    """Click the tab called `name`, from Gradio's "more" menu when the screen is too narrow to show every tab."""
+    tab = page.get_by_role("tab", name=name)
+    if not tab.is_visible():
+        page.locator(".overflow-menu > button").click()
+        tab = page.locator(".overflow-dropdown button", has_text=name)
+    tab.click()
+
+
 @pytest.fixture
 def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
     """The app at laptop size, model ready."""

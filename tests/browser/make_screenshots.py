@@ -1,5 +1,5 @@
-"""Refresh docs/screenshot.png, docs/screenshot-mobile.png and the Batch and Evaluate tabs in docs/screenshots/:
-`python -m tests.browser.make_screenshots`.
+"""Refresh docs/screenshot.png, docs/screenshot-mobile.png and the Batch and Evaluate tabs (laptop and phone) in
+docs/screenshots/: `python -m tests.browser.make_screenshots`.
 
 The app runs as in the tests: the stand-in checkpoint served from a Hugging Face cache with HF_HUB_OFFLINE=1, so the
 status panel reads like an air-gapped deployment of Marqo/nsfw-image-detection-384. The scores shown are the
@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, open_tab
 from tests.support.app_process import ROOT, RunningApp, launch_app
 from tests.support.images import EXAMPLES
 from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
@@ -62,7 +62,7 @@ def _evaluation_set() -> bytes:
 def _tab(page: Page, app: RunningApp, tab: str, selector: str, upload: Path, done: str) -> None:
     page.goto(app.url)
     page.wait_for_selector("#model-status [data-status=ready]")
-    page.get_by_role("tab", name=tab).click()
+    open_tab(page, tab)
     page.locator(f"{selector}-files input[type=file]").set_input_files(str(upload))
     page.wait_for_selector(f"{selector}-files tr.file a.download-link", timeout=30_000)
     page.locator(f"{selector}-run").click()
@@ -108,6 +108,15 @@ def main() -> None:
             expect(page.locator("#evaluate-skipped")).to_contain_text("eval/README.txt", timeout=30_000)
             page.wait_for_timeout(400)
             page.screenshot(path=DOCS / "screenshots" / "evaluate-tab.png", full_page=True)
+            phone = browser.new_page(viewport=PHONE)
+            _tab(phone, app, "Batch", "#batch", photos, "#batch-summary [data-state=done]")
+            phone.wait_for_timeout(400)
+            phone.screenshot(path=DOCS / "screenshots" / "batch-tab-mobile.png", full_page=True)
+            _tab(phone, app, "Evaluate", "#evaluate", evaluation, "#evaluate-summary [data-state=done]")
+            for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
+                phone.wait_for_selector(f"{plot} img")
+            phone.wait_for_timeout(400)
+            phone.screenshot(path=DOCS / "screenshots" / "evaluate-tab-mobile.png", full_page=True)
             browser.close()
     print(f"wrote {DOCS / 'screenshot.png'}, {DOCS / 'screenshot-mobile.png'} and the Batch and Evaluate tabs")
 

@@ -61,11 +61,20 @@ def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page
     assert page.inner_text("#analysis .score-chart-value").endswith("< 0.90")
 
 
-def test_clicking_an_example_classifies_it(page: Page, app: RunningApp) -> None:
+def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reused(page: Page, app: RunningApp) -> None:
     runs = app.inference_count()
-    page.locator("#examples .gallery-item").nth(3).click()  # rocket.jpg: NSFW under the stand-in
+    examples = page.locator("#examples")
+    examples.get_by_role("button", name="Example: rocket").click()  # NSFW under the stand-in
     assert "Not safe for work" in wait_for_verdict(page, "NSFW")
     assert app.inference_count() == runs + 1
+    first_timings = timings(page)
+    examples.get_by_role("button", name="Example: astronaut").click()
+    wait_for_verdict(page, "SFW")
+    examples.get_by_role("button", name="Example: rocket").click()
+    wait_for_verdict(page, "NSFW")
+    page.wait_for_selector("#analysis [data-reused]")
+    assert "Result reused" in page.inner_text("#analysis")
+    assert timings(page) == first_timings  # the run that produced the result, not the lookup
 
 
 def test_an_nsfw_preview_is_blurred_until_revealed(page: Page) -> None:
@@ -121,9 +130,17 @@ def test_a_bad_upload_shows_the_decoders_message(page: Page, tmp_path: Path) -> 
     assert page.get_attribute(VERDICT, "data-label") == "error"
 
 
-def test_on_a_phone_the_verdict_comes_right_after_the_image(phone: Page) -> None:
+def test_on_a_phone_the_examples_follow_the_image_then_the_verdict_in_screen_and_focus_order(phone: Page) -> None:
     upload(phone, EXAMPLES / "chelsea.png")
     phone.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
-    top = {name: phone.locator(name).bounding_box()["y"] for name in ("#input-image", "#verdict", "#examples")}
-    assert top["#input-image"] < top["#verdict"] < top["#examples"]
+    order = ("#input-image", "#examples", "#verdict", "#threshold")
+    top = [phone.locator(name).bounding_box()["y"] for name in order]
+    assert top == sorted(top)
+    # Keyboard focus follows the document, so the document must be in the same order as the screen.
+    in_document = phone.evaluate(
+        "(names) => names.map(n => document.querySelector(n)).every((e, i, all) => i === 0 ||"
+        " (all[i - 1].compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING))",
+        list(order),
+    )
+    assert in_document
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
