@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-import torch
-
 from model import Classifier, ClassifierError, ModelLoadError, ModelNotReadyError, Settings
 from model.loading import ModelInfo
 
@@ -108,15 +106,6 @@ class ModelLoader:
     def loading_seconds(self) -> float:
         """Seconds since loading started (for the status panel while it is still loading)."""
         return time.monotonic() - self._started
-
-    @property
-    def device(self) -> str:
-        """Where inference runs, for the status panel: e.g. 'CPU, 8 threads'."""
-        if self._classifier is None:
-            return ""
-        parameter = next(self._classifier.model.parameters(), None)
-        kind = parameter.device.type if parameter is not None else "cpu"
-        return f"CPU, {torch.get_num_threads()} threads" if kind == "cpu" else kind.upper()
 
     def wait(self, timeout: float | None = None) -> Classifier:
         """The classifier, waiting while it loads.
