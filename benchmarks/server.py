@@ -142,7 +142,7 @@ class AppServer:
 
         No HTTP request is sent before Gradio's launch has checked that it can reach its own page: that check gives
         up after 3 s, and requests arriving meanwhile on a busy CPU made it fail and the app exit (before
-        `ui/launch_check.py`; waiting keeps start-up timings free of the retries).
+        `ui/gradio_fixes/launch_check.py`; waiting keeps start-up timings free of the retries).
         """
         deadline = self.started_at + timeout
         listening: float | None = None
