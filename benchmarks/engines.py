@@ -18,9 +18,9 @@ from typing import Any
 import torch
 
 from model import Classifier, ModelSource, Settings
+from model.config import available_cores
 from model.devices import autocast, cpu_has_native_bf16
 from model.engines import _openvino_runner, build_engine, export_folder
-from model.inference import available_cores
 
 from .server import ROOT
 

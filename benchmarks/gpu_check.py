@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from model import Classifier, ModelSource, Settings, decode_image, parse_model_source
-from model.inference import available_cores
+from model.config import available_cores
 
 from .server import ROOT
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from model.inference import available_cores
+from model.config import available_cores
 
 from . import api, floor, report
 from .engines import compare_engines

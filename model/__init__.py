@@ -1,4 +1,11 @@
-"""NSFW image classification with Marqo/nsfw-image-detection-384: loading, safe decoding, batched inference."""
+"""NSFW image classification with Marqo/nsfw-image-detection-384: loading, safe decoding, batched inference.
+
+The model's libraries (torch, timm) load on first use of `Classifier`, `load_model` and their kin, so that what
+needs no model (`screen`'s driver, reading results, `--help`) starts in a fraction of a second.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from . import zerogpu  # noqa: F401  (first: `spaces` must be imported before anything touches CUDA)
 from .config import DEFAULT_MODEL, ModelSource, Settings, load_settings, parse_model_source
@@ -25,10 +32,30 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .images import DecodedImage, ImageLimits, decode_image
-from .inference import Classifier, Prediction, Runtime
-from .loading import ModelInfo, load_model
 from .pipeline import FileResult, classify_sources
 from .thresholds import NSFW, SFW, check_band, check_threshold, decide, verdict
+
+if TYPE_CHECKING:
+    from .inference import Classifier, Prediction, Runtime
+    from .loading import ModelInfo, load_model
+
+#: Names whose modules import torch, loaded when first asked for.
+_LAZY = {
+    "Classifier": "inference",
+    "Prediction": "inference",
+    "Runtime": "inference",
+    "ModelInfo": "loading",
+    "load_model": "loading",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_MODEL",

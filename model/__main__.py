@@ -11,9 +11,7 @@ from pathlib import Path
 
 from .config import load_settings
 from .errors import ClassifierError, ConfigurationError, ModelLoadError
-from .inference import Classifier
 from .metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
-from .pipeline import classify_sources
 from .thresholds import check_threshold, verdict
 
 
@@ -140,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_subcommand(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
+    # The model's libraries (torch, timm) load here, not at import: `screen` and `evaluate` start without them.
+    from .inference import Classifier
+    from .pipeline import classify_sources
+
     try:
         threshold = check_threshold(args.threshold)
         settings = load_settings(model=args.model, device=args.device)

@@ -3,16 +3,53 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .devices import PRECISIONS, check_device_name
-from .engines import ENGINES
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_MODEL", "ModelSource", "Settings", "load_settings", "parse_model_source"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEVICE_CHOICES",
+    "ENGINES",
+    "PRECISIONS",
+    "ModelSource",
+    "Settings",
+    "available_cores",
+    "check_device_name",
+    "load_settings",
+    "parse_model_source",
+]
 
 DEFAULT_MODEL = "Marqo/nsfw-image-detection-384"
+#: What NSFW_DEVICE / --device accept (`cuda:N` picks the N-th GPU).
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+#: What NSFW_PRECISION accepts: the model card's fp32, or autocast to bf16 / fp16 (fp16 on a GPU only).
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: What NSFW_ENGINE accepts.
+ENGINES = ("auto", "torch", "openvino", "onnxruntime")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device_name(value: str, variable: str = "NSFW_DEVICE") -> str:
+    """`value` normalised (lower case, no spaces) if it is one of `DEVICE_CHOICES`, else a `ConfigurationError`.
+
+    Only the name is checked here (a `screen` driver may have no GPU while its cluster does); whether this machine
+    has the device is `model.devices.resolve_device`'s job.
+    """
+    name = value.strip().lower()
+    if not _DEVICE.fullmatch(name):
+        raise ConfigurationError(f"{variable}={value!r} is not a device: use one of {', '.join(DEVICE_CHOICES)}.")
+    return name
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (respects affinity masks and container limits)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
+from .config import DEVICE_CHOICES, PRECISIONS, check_device_name
 from .errors import ConfigurationError
 
 __all__ = [
@@ -22,11 +22,6 @@ __all__ = [
     "resolve_device",
 ]
 
-#: What NSFW_DEVICE / --device accept (`cuda:N` picks the N-th GPU).
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-#: What NSFW_PRECISION accepts: the model card's fp32, or autocast to bf16 / fp16 (fp16 on a GPU only).
-PRECISIONS = ("fp32", "bf16", "fp16")
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 #: CPU features (torch.cpu.get_capabilities) that give bf16 matrix products in hardware; without one of them oneDNN
 #: emulates bf16 and is slower than fp32.
 _NATIVE_BF16 = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
@@ -36,14 +31,6 @@ _BATCH_SIZES = {"cpu": 16, "cuda": 64, "mps": 32}
 #: batch 8, +480 MB at 16, in ms per image alike), so it gets batches of 8: what 8 concurrent clients merge anyway.
 _EXPORTED_ENGINE_BATCH_SIZE = 8
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def check_device_name(value: str, variable: str = "NSFW_DEVICE") -> str:
-    """`value` normalised (lower case, no spaces) if it is one of `DEVICE_CHOICES`, else a `ConfigurationError`."""
-    name = value.strip().lower()
-    if not _DEVICE.fullmatch(name):
-        raise ConfigurationError(f"{variable}={value!r} is not a device: use one of {', '.join(DEVICE_CHOICES)}.")
-    return name
 
 
 def _mps_available() -> bool:

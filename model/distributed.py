@@ -15,9 +15,8 @@ from typing import Any
 import pyarrow as pa
 
 from .archives import ArchiveLimits, folder_label, open_uploads
-from .config import Settings
+from .config import Settings, available_cores
 from .errors import ClassifierError, ConfigurationError, log_file_failure
-from .inference import available_cores
 from .pipeline import FileResult
 from .reports import ModelRecord
 from .results import rows_table

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
+from .config import ENGINES
+
 __all__ = ["AUTO_ENGINE", "ENGINES", "Engine", "build_engine", "default_cache_root", "export_folder"]
 
 logger = logging.getLogger(__name__)
 
-#: What NSFW_ENGINE accepts.
-ENGINES = ("auto", "torch", "openvino", "onnxruntime")
 #: The engine `auto` picks on a CPU at fp32 when it is installed: OpenVINO, the only one that beat torch eager by
 #: 15 % or more in both batched throughput and single-image latency (docs/PERFORMANCE.md). Elsewhere: torch.
 AUTO_ENGINE = "openvino"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,14 +15,14 @@ from PIL import Image
 
 from . import zerogpu
 from .cache import ResultCache
-from .config import Settings
+from .config import Settings, available_cores
 from .devices import autocast, check_precision, default_batch_size, describe_device, resolve_device
 from .engines import build_engine, default_cache_root
 from .images import ImageLimits
 from .loading import LoadedModel, ModelInfo, load_model
 from .microbatch import MicroBatcher
 
-__all__ = ["Classifier", "Prediction", "Runtime", "available_cores"]
+__all__ = ["Classifier", "Prediction", "Runtime"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +59,6 @@ class Runtime:
             "zerogpu": self.zerogpu,
             "engine_note": self.note,
         }
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (respects affinity masks and container limits)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class Classifier:

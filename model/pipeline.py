@@ -11,13 +11,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from .archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, Skipped, open_uploads
 from .errors import EvaluationError, InvalidImageError, log_file_failure
 from .images import DecodedImage, ImageLimits, decode_image
-from .inference import Classifier, Prediction
+
+if TYPE_CHECKING:  # the model (torch) is loaded by whoever classifies; reading rows needs none of it
+    from .inference import Classifier, Prediction
 
 __all__ = [
     "PREVIEW_SIDE",

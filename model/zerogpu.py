@@ -8,10 +8,13 @@ the CPU batch (the classifier stays in the parent's memory, which the fork share
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import spaces  # before torch touches CUDA: the package refuses to work after that
-import torch
 from spaces.config import Config as _SpacesConfig
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["GPU_SECONDS_PER_BATCH", "on_zerogpu", "register", "run_on_gpu"]
 
