@@ -89,7 +89,8 @@ def _engine_ratios(results: dict[str, Any]) -> dict[str, float | None]:
     torch_rate = _images_per_s(measured.get("torch"))
     eight = _level(results, 8)
     clients = eight["images_per_s"] if eight else None
-    bf16 = measured.get("torch bf16")  # the bf16 path shipped (NSFW_PRECISION=bf16 runs torch autocast)
+    # The bf16 path shipped: NSFW_PRECISION=bf16 runs OpenVINO (f32 adds) where it is installed, else torch autocast.
+    bf16 = measured.get("openvino bf16") or measured.get("torch bf16")
     peer = results.get("api", {}).get("peer")
     return {
         "app_vs_peer": peer["app_vs_peer"] if peer else None,

@@ -25,7 +25,7 @@ __all__ = [
 DEFAULT_MODEL = "Marqo/nsfw-image-detection-384"
 #: What NSFW_DEVICE / --device accept (`cuda:N` picks the N-th GPU).
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-#: What NSFW_PRECISION accepts: the model card's fp32, or autocast to bf16 / fp16 (fp16 on a GPU only).
+#: What NSFW_PRECISION accepts: the model card's fp32, or bf16 / fp16 (OpenVINO or torch autocast; fp16 on a GPU only).
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: What NSFW_ENGINE accepts.
 ENGINES = ("auto", "torch", "openvino", "onnxruntime")

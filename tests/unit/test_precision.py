@@ -3,9 +3,11 @@ precision available here within 0.01 of the model card's fp32 pipeline on the fi
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from dataclasses import replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import timm
@@ -55,11 +57,39 @@ def card_scores(standin_dir: Path) -> dict[str, float]:
 
 
 @native_bf16
+@pytest.mark.parametrize(
+    ("engine", "runs_on"),
+    [
+        pytest.param(
+            "auto",
+            "openvino",
+            marks=pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino is not installed"),
+        ),
+        ("torch", "torch"),
+    ],
+)
 def test_bf16_stays_within_0_01_of_the_cards_fp32_on_the_fidelity_set(
-    settings: Settings, card_scores: dict[str, float]
+    engine: str, runs_on: str, settings: Settings, card_scores: dict[str, float]
 ) -> None:
-    classifier = Classifier.load(replace(settings, precision="bf16"))
-    assert (classifier.runtime.precision, classifier.runtime.engine) == ("bf16", "torch")
+    classifier = Classifier.load(replace(settings, precision="bf16", engine=engine))
+    assert (classifier.runtime.precision, classifier.runtime.engine, classifier.runtime.note) == ("bf16", runs_on, None)
     for name, make in INPUTS.items():
         score = classifier.predict([decode_image(make()).image])[0].nsfw_score
         assert abs(score - card_scores[name]) <= 0.01, name
+
+
+@native_bf16
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="openvino is not installed")
+def test_openvinos_bf16_model_is_written_once_with_every_add_kept_f32(settings: Settings, standin_dir: Path) -> None:
+    Classifier.load(replace(settings, precision="bf16"))
+    (written,) = standin_dir.glob(".engines/*/*/model-bf16-f32-adds.xml")
+    layers = ElementTree.parse(written).findall(".//layer")
+    adds = [layer for layer in layers if layer.get("type") == "Add"]
+    kept = [layer for layer in layers if layer.find("rt_info/attribute[@name='precise']") is not None]
+    assert adds and kept == adds
+    stamp = written.stat().st_mtime_ns, written.with_suffix(".bin").stat().st_mtime_ns
+
+    again = Classifier.load(replace(settings, precision="bf16"))
+
+    assert again.runtime.engine == "openvino"
+    assert (written.stat().st_mtime_ns, written.with_suffix(".bin").stat().st_mtime_ns) == stamp
