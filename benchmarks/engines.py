@@ -1,5 +1,6 @@
-"""`python -m benchmarks.engines`: torch eager, ONNX Runtime, OpenVINO (f32) and bf16 (torch autocast, OpenVINO) side by side, same
-images, interleaved rounds: batched images/s, single-image latency, deviation from torch; prints and writes JSON."""
+"""`python -m benchmarks.engines`: torch eager, ONNX Runtime, OpenVINO (f32) and bf16 (torch autocast, OpenVINO)
+side by side, same images, interleaved rounds: batched images/s, single-image latency, deviation from torch; prints
+and writes JSON."""
 
 from __future__ import annotations
 
