@@ -137,11 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
-    _configure_logging(args.verbose)
-    # The model's libraries (torch, timm) load here, not at import: `screen` and `evaluate` start without them.
+    # The model's libraries (torch, timm, huggingface_hub) load here, not at import: `screen` and `evaluate` start
+    # without them. Before the logging set-up, which replaces the handler huggingface_hub installs on import.
     from .inference import Classifier
     from .pipeline import classify_sources
 
+    _configure_logging(args.verbose)
     try:
         threshold = check_threshold(args.threshold)
         settings = load_settings(model=args.model, device=args.device)
