@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from model import Classifier, ClassifierError, ConfigurationError, Settings, check_threshold, load_settings
-from model.zerogpu import on_zerogpu
+from model.runtime.zerogpu import on_zerogpu
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.classify import classify_upload, model_id
 from ui.compression import COMPRESSION
@@ -30,7 +30,7 @@ logger = logging.getLogger("app")
 #: list the module here; nothing else changes.
 TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
-#: the next forward pass (model.microbatch), so concurrent clients get batched inference.
+#: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8
 #: Gradio's upload cache (uploads, previews, reports): every minute, delete files older than 5 minutes (and all of
 #: it at shutdown). Under full load uploads arrive at several MB/s, so the folder holds at most about 6 minutes of

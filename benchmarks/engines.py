@@ -20,8 +20,8 @@ import torch
 
 from model import Classifier, ModelSource, Settings
 from model.config import available_cores
-from model.devices import autocast, cpu_has_native_bf16
-from model.engines import _openvino_runner, build_engine, export_folder
+from model.runtime.devices import autocast, cpu_has_native_bf16
+from model.runtime.engines import _openvino_runner, build_engine, export_folder
 
 from .server import ROOT
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from model import Classifier, decode_image
-from model.microbatch import MicroBatcher
+from model.runtime.microbatch import MicroBatcher
 
 from .timing import summarise
 from .workload import BenchImage, Profile

@@ -7,7 +7,6 @@ needs no model (`screen`'s driver, reading results, `--help`) starts in a fracti
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from . import zerogpu  # noqa: F401  (first: `spaces` must be imported before anything touches CUDA)
 from .config import DEFAULT_MODEL, ModelSource, Settings, load_settings, parse_model_source
 from .errors import (
     CacheNotWritableError,
@@ -31,21 +30,22 @@ from .errors import (
     RevisionNotFoundError,
     UnsupportedFormatError,
 )
-from .images import DecodedImage, ImageLimits, decode_image
-from .pipeline import FileResult, classify_sources
+from .inputs.images import DecodedImage, ImageLimits, decode_image
+from .runtime import zerogpu  # noqa: F401  (first: `spaces` must be imported before anything touches CUDA)
+from .tasks.pipeline import FileResult, classify_sources
 from .thresholds import NSFW, SFW, check_band, check_threshold, decide, verdict
 
 if TYPE_CHECKING:
-    from .inference import Classifier, Prediction, Runtime
-    from .loading import ModelInfo, load_model
+    from .runtime.classifier import Classifier, Prediction, Runtime
+    from .runtime.loading import ModelInfo, load_model
 
 #: Names whose modules import torch, loaded when first asked for.
 _LAZY = {
-    "Classifier": "inference",
-    "Prediction": "inference",
-    "Runtime": "inference",
-    "ModelInfo": "loading",
-    "load_model": "loading",
+    "Classifier": "runtime.classifier",
+    "Prediction": "runtime.classifier",
+    "Runtime": "runtime.classifier",
+    "ModelInfo": "runtime.loading",
+    "load_model": "runtime.loading",
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import load_settings
 from .errors import ClassifierError, ConfigurationError, ModelLoadError
-from .metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
+from .evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
 from .thresholds import check_threshold, verdict
 
 
@@ -83,7 +83,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def run_subcommand(command: str, argv: Sequence[str]) -> int:
     """`screen` or `evaluate`: a JSON summary on stdout, progress and errors on stderr."""
-    from .commands import EvaluateOptions, ScreenOptions, run_evaluate, run_screen
+    from .jobs.commands import EvaluateOptions, ScreenOptions, run_evaluate, run_screen
 
     args = (build_screen_parser() if command == "screen" else build_evaluate_parser()).parse_args(argv)
     _configure_logging(args.verbose)
@@ -139,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The model's libraries (torch, timm, huggingface_hub) load here, not at import: `screen` and `evaluate` start
     # without them. Before the logging set-up, which replaces the handler huggingface_hub installs on import.
-    from .inference import Classifier
-    from .pipeline import classify_sources
+    from .runtime.classifier import Classifier
+    from .tasks.pipeline import classify_sources
 
     _configure_logging(args.verbose)
     try:

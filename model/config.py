@@ -36,7 +36,7 @@ def check_device_name(value: str, variable: str = "NSFW_DEVICE") -> str:
     """`value` normalised (lower case, no spaces) if it is one of `DEVICE_CHOICES`, else a `ConfigurationError`.
 
     Only the name is checked here (a `screen` driver may have no GPU while its cluster does); whether this machine
-    has the device is `model.devices.resolve_device`'s job.
+    has the device is `model.runtime.devices.resolve_device`'s job.
     """
     name = value.strip().lower()
     if not _DEVICE.fullmatch(name):
@@ -105,7 +105,8 @@ class Settings:
     max_pixels: int = 40_000_000
     max_side: int = 10_000
     max_file_bytes: int = 50 * 1024 * 1024
-    #: None: the device's default (model.devices.default_batch_size); a loaded `Classifier` holds the number used.
+    #: None: the device's default (model.runtime.devices.default_batch_size); a loaded `Classifier` holds the number
+    #: used.
     batch_size: int | None = None
     threads: int | None = None
     split_batches: bool = True

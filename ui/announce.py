@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from model.reports import batch_summary
+from model.evaluation.reports import batch_summary
 
 if TYPE_CHECKING:
     from .batch import BatchRun

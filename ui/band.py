@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from model.review import count_decisions, review_outcome
+from model.evaluation.review import count_decisions, review_outcome
 from model.thresholds import Decision, check_band
 
 from .errors import user_message

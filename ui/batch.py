@@ -17,9 +17,9 @@ import gradio as gr
 from PIL import Image
 
 from model import NSFW, check_threshold, verdict
-from model.archives import ArchiveLimits
-from model.pipeline import FileResult, classify_uploads
-from model.reports import ModelRecord, batch_csv, batch_report, batch_summary
+from model.evaluation.reports import ModelRecord, batch_csv, batch_report, batch_summary
+from model.inputs.archives import ArchiveLimits
+from model.tasks.pipeline import FileResult, classify_uploads
 
 from .announce import batch_done, live_region
 from .band import band_panel

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from model import Classifier, EmptyFileError, Prediction, decode_image, verdict
-from model.cache import content_key
-from model.images import read_upload
-from model.loading import ModelInfo
+from model.inputs.images import read_upload
+from model.runtime.cache import content_key
+from model.runtime.loading import ModelInfo
 
 __all__ = ["Classification", "Timings", "classify_upload", "model_id"]
 
@@ -84,7 +84,7 @@ def model_id(info: ModelInfo) -> str:
 def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[str] | None) -> Classification:
     """Decode an upload with the classifier's limits and classify it, timing each step.
 
-    The same bytes sent again within the last `model.cache.CACHE_SIZE` uploads get the stored result at once.
+    The same bytes sent again within the last `model.runtime.cache.CACHE_SIZE` uploads get the stored result at once.
     Logs only sizes and timings, never the file's name or content.
 
     Raises:

@@ -17,9 +17,7 @@ import gradio as gr
 from PIL import Image
 
 from model import ConfigurationError, check_threshold
-from model.archives import ArchiveLimits
-from model.images import ImageLimits
-from model.metrics import (
+from model.evaluation.metrics import (
     DEFAULT_TARGET_PRECISION,
     DEFAULT_TARGET_RECALL,
     Curves,
@@ -30,8 +28,10 @@ from model.metrics import (
     misclassified,
     outcomes,
 )
-from model.pipeline import LabelledScores, load_previews, score_labelled
-from model.reports import ModelRecord, evaluation_csv, evaluation_report, metrics_csv
+from model.evaluation.reports import ModelRecord, evaluation_csv, evaluation_report, metrics_csv
+from model.inputs.archives import ArchiveLimits
+from model.inputs.images import ImageLimits
+from model.tasks.pipeline import LabelledScores, load_previews, score_labelled
 
 from . import plots
 from .announce import evaluation_done, live_region

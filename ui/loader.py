@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from model import Classifier, ClassifierError, ModelLoadError, ModelNotReadyError, Settings
-from model.loading import ModelInfo
+from model.runtime.loading import ModelInfo
 
 __all__ = ["ModelLoader", "Status"]
 

@@ -12,9 +12,9 @@ import gradio as gr
 from PIL import Image, ImageDraw, ImageFilter
 
 from model import check_band, check_threshold
-from model.explain import Explanation, explain, overlay_heatmap
-from model.images import decode_image
-from model.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Moderation, moderate
+from model.inputs.images import decode_image
+from model.tasks.explain import Explanation, explain, overlay_heatmap
+from model.tasks.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Moderation, moderate
 from model.thresholds import Decision
 
 from .band import band_chart, decision_card, score_series

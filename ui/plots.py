@@ -9,7 +9,7 @@ import numpy as np
 from gradio import processing_utils
 from gradio.components.plot import PlotData
 
-from model.metrics import Curves, Evaluation, precision_at_prevalence
+from model.evaluation.metrics import Curves, Evaluation, precision_at_prevalence
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

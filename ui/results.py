@@ -11,7 +11,7 @@ from pathlib import Path
 from gradio.utils import get_upload_folder
 from PIL import Image, ImageFilter
 
-from model.reports import ModelRecord
+from model.evaluation.reports import ModelRecord
 
 from .loader import ModelLoader
 

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model.archives import DEFAULT_ARCHIVE_LIMITS
-from model.commands import is_results_file
-from model.images import ImageLimits
-from model.metrics import compute_curves
-from model.pipeline import LabelledScores
-from model.results import FORMATS, labelled_rows, read_results
+from model.evaluation.metrics import compute_curves
+from model.evaluation.results import FORMATS, labelled_rows, read_results
+from model.inputs.archives import DEFAULT_ARCHIVE_LIMITS
+from model.inputs.images import ImageLimits
+from model.jobs.commands import is_results_file
+from model.tasks.pipeline import LabelledScores
 
 if TYPE_CHECKING:
     from .evaluate import EvaluationRun

@@ -8,7 +8,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from model.metrics import evaluate
+from model.evaluation.metrics import evaluate
 
 SCORES = (
     "file,label,nsfw_score,error,model_id,revision\n"

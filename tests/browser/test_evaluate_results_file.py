@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from model.inference import Prediction
-from model.pipeline import FileResult
-from model.reports import ModelRecord
-from model.results import ResultsWriter, rows_table
+from model.evaluation.reports import ModelRecord
+from model.evaluation.results import ResultsWriter, rows_table
+from model.runtime.classifier import Prediction
+from model.tasks.pipeline import FileResult
 from tests.support.app_process import RunningApp
 
 from .test_batch_evaluate import RUN_LINES, open_tab, upload

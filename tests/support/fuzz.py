@@ -18,7 +18,7 @@ import pillow_heif
 from PIL import Image
 
 from model import InvalidImageError, decode_image
-from model.images import ImageLimits, iter_frames
+from model.inputs.images import ImageLimits, iter_frames
 
 from .images import drawing, encode, photo
 

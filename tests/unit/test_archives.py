@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from model import errors
-from model.archives import (
+from model.config import load_settings
+from model.inputs.archives import (
     DEFAULT_ARCHIVE_LIMITS,
     RATIO_FLOOR_BYTES,
     ArchiveLimits,
@@ -19,7 +20,6 @@ from model.archives import (
     open_uploads,
     parse_manifest,
 )
-from model.config import load_settings
 from tests.support.zips import (
     build_zip,
     labelled_zip,

@@ -17,8 +17,8 @@ from PIL import Image
 
 from model import Classifier, ImageLimits, ImageTooLargeError, decode_image
 from model.errors import FILE_FAILED_MESSAGE
-from model.moderation import moderate
-from model.pipeline import classify_sources
+from model.tasks.moderation import moderate
+from model.tasks.pipeline import classify_sources
 from tests.support.corpus import animated_gif, gif_claiming, gif_frame_offsets, png_claiming, webp_claiming
 from tests.support.images import EXAMPLES
 

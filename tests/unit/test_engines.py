@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from model import Classifier, ConfigurationError, ModelSource, Settings, load_settings
-from model.engines import export_folder
+from model.runtime.engines import export_folder
 from tests.support.images import photo
 from tests.support.standin import COMMIT, REPO_ID, install_in_cache
 from tests.unit.test_fidelity import model_card_probabilities

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from model import Classifier, Settings
-from model.commands import EvaluateOptions, run_evaluate
-from model.metrics import evaluate
-from model.pipeline import score_labelled
-from model.results import read_results
+from model.evaluation.metrics import evaluate
+from model.evaluation.results import read_results
+from model.jobs.commands import EvaluateOptions, run_evaluate
+from model.tasks.pipeline import score_labelled
 from tests.support.images import EXAMPLES
 from tests.support.zips import build_zip
 

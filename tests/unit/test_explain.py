@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from model import Classifier, IncompatibleModelError
-from model.explain import Explanation, explain, forward_with_attention, overlay_heatmap, seen_box
-from model.loading import LoadedModel
+from model.runtime.loading import LoadedModel
+from model.tasks.explain import Explanation, explain, forward_with_attention, overlay_heatmap, seen_box
 from tests.support.images import photo
 
 

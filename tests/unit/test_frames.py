@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from model import Classifier, ImageTooLargeError, UnsupportedFormatError
-from model.frames import FrameScores, score_frames
+from model.tasks.frames import FrameScores, score_frames
 from tests.support.images import encode, photo
 
 TOTAL = 12

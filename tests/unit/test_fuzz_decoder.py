@@ -8,7 +8,7 @@ import random
 import pytest
 
 from model import decode_image
-from model.images import ALLOWED_FORMATS
+from model.inputs.images import ALLOWED_FORMATS
 from tests.support.fuzz import mutate, run, seeds
 
 #: Enough cases for every seed file to meet every mutation kind several times, in a few seconds.

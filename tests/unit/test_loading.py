@@ -11,7 +11,7 @@ import pytest
 
 from model import Classifier, ModelSource, Settings
 from model.errors import CorruptWeightsError, IncompatibleModelError, ModelNotFoundError
-from model.loading import WEIGHTS_FILE, load_model
+from model.runtime.loading import WEIGHTS_FILE, load_model
 from tests.support.images import photo
 from tests.support.standin import COMMIT, REPO_ID, cache_repo_folder, install_in_cache
 

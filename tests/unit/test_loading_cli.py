@@ -29,7 +29,7 @@ PROMPT_EXIT = 60.0
 LOAD_SCRIPT = """
 import sys, time
 from model import ModelLoadError, parse_model_source
-from model.loading import load_model
+from model.runtime.loading import load_model
 for cache, endpoint in zip(sys.argv[1::2], sys.argv[2::2]):
     started = time.monotonic()
     try:

@@ -20,11 +20,18 @@ from sklearn.metrics import (
 )
 
 from model import errors
-from model.archives import Skipped
-from model.inference import Prediction
-from model.metrics import compute_curves, evaluate, misclassified, outcomes, precision_at_prevalence
-from model.pipeline import FileResult
-from model.reports import ModelRecord, batch_csv, batch_report, evaluation_csv, evaluation_report, metrics_csv
+from model.evaluation.metrics import compute_curves, evaluate, misclassified, outcomes, precision_at_prevalence
+from model.evaluation.reports import (
+    ModelRecord,
+    batch_csv,
+    batch_report,
+    evaluation_csv,
+    evaluation_report,
+    metrics_csv,
+)
+from model.inputs.archives import Skipped
+from model.runtime.classifier import Prediction
+from model.tasks.pipeline import FileResult
 
 MODEL = ModelRecord(id="Marqo/nsfw-image-detection-384", revision="0123abcd")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from model import Classifier
-from model.microbatch import MicroBatcher
+from model.runtime.microbatch import MicroBatcher
 from tests.support.images import drawing, noise_photo, photo
 
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from model import Classifier, UnsupportedFormatError
-from model.moderation import PREVIEW_SIDE, moderate
+from model.tasks.moderation import PREVIEW_SIDE, moderate
 from tests.support.images import encode, photo
 
 

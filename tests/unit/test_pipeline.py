@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from model import Classifier, classify_sources, decode_image, errors
-from model.archives import ArchiveLimits
 from model.errors import FILE_FAILED_MESSAGE
-from model.metrics import evaluate
-from model.pipeline import classify_uploads, load_previews, score_labelled
+from model.evaluation.metrics import evaluate
+from model.inputs.archives import ArchiveLimits
+from model.tasks.pipeline import classify_uploads, load_previews, score_labelled
 from tests.support.images import EXAMPLES, encode, photo
 from tests.support.zips import build_zip, tiny_png
 
@@ -119,7 +119,7 @@ def test_an_unexpected_error_on_one_file_becomes_its_error_row_and_the_rest_go_o
         ("private-name.jpg", _FailingPath()),
         ("last.png", tiny_png(1)),
     ]
-    with caplog.at_level("ERROR", logger="model.pipeline"):
+    with caplog.at_level("ERROR", logger="model.tasks.pipeline"):
         results = classify_sources(classifier, sources)
     assert [result.file for result in results] == ["first.png", "private-name.jpg", "last.png"]
     assert results[0].prediction is not None and results[2].prediction is not None

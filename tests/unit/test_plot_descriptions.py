@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.metrics import compute_curves, evaluate
+from model.evaluation.metrics import compute_curves, evaluate
 from ui import plots
 
 LABELS = [1, 1, 1, 0, 0, 0]

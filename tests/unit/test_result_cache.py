@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from model import Classifier
-from model.cache import ResultCache, content_key
+from model.runtime.cache import ResultCache, content_key
 from tests.support.images import encode, noise_photo
 from ui.classify import classify_upload
 

@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import confusion_matrix
 
 from model import ConfigurationError
-from model.review import count_decisions, review_outcome
+from model.evaluation.review import count_decisions, review_outcome
 
 LABELS = [0, 0, 0, 0, 1, 1, 1, 1]
 SCORES = [0.05, 0.2, 0.5, 0.8, 0.1, 0.45, 0.7, 0.95]

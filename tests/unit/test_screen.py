@@ -14,14 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from model import ConfigurationError, Settings
-from model.commands import ScreenOptions, _parts_folder, _write_part, run_screen
-from model.distributed import Plan, plan_actors
 from model.errors import ManifestError, SourceError
-from model.inference import Prediction
-from model.pipeline import FileResult
-from model.reports import ModelRecord
-from model.results import SCHEMA, ResultsWriter, read_results, rows_table
-from model.sources import collect_sources
+from model.evaluation.reports import ModelRecord
+from model.evaluation.results import SCHEMA, ResultsWriter, read_results, rows_table
+from model.inputs.sources import collect_sources
+from model.jobs.commands import ScreenOptions, _parts_folder, _write_part, run_screen
+from model.jobs.ray_data import Plan, plan_actors
+from model.runtime.classifier import Prediction
+from model.tasks.pipeline import FileResult
 from tests.support.images import EXAMPLES, drawing, encode
 from tests.support.zips import build_zip, symlink_zip
 

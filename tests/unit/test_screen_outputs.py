@@ -9,10 +9,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from model.errors import ResultsFileError, ResultsFileTooLargeError
-from model.inference import Prediction
-from model.pipeline import FileResult
-from model.reports import ModelRecord
-from model.results import COLUMNS, SCHEMA, ResultsWriter, labelled_rows, read_previous, read_results, rows_table
+from model.evaluation.reports import ModelRecord
+from model.evaluation.results import (
+    COLUMNS,
+    SCHEMA,
+    ResultsWriter,
+    labelled_rows,
+    read_previous,
+    read_results,
+    rows_table,
+)
+from model.runtime.classifier import Prediction
+from model.tasks.pipeline import FileResult
 
 MODEL = ModelRecord("Marqo/nsfw-image-detection-384", "0123abcd")
 

@@ -28,7 +28,7 @@ def test_evaluate_on_a_results_file_and_the_screen_driver_never_import_torch(tmp
         "import sys\n"
         "from model.__main__ import main\n"
         f"code = main(['evaluate', {str(scores)!r}, '--out', {str(out)!r}])\n"
-        "import model.commands, model.distributed, model.results, model.sources\n"
+        "import model.jobs.commands, model.jobs.ray_data, model.evaluation.results, model.inputs.sources\n"
         f"print(code, sorted(name for name in {HEAVY!r} if name in sys.modules))\n"
     )
     assert result.returncode == 0, result.stderr
@@ -44,7 +44,7 @@ def test_the_classifier_and_loader_load_on_first_use() -> None:
         "print(before, 'torch' in sys.modules, Classifier.__module__, load_model.__module__)\n"
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "model.inference", "model.loading"]
+    assert result.stdout.split() == ["False", "True", "model.runtime.classifier", "model.runtime.loading"]
 
 
 def test_an_unknown_name_is_still_an_attribute_error() -> None:

@@ -19,11 +19,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .archives import LABEL_VALUES, Skipped
-from .errors import ConfigurationError, MissingLabelsError, ResultsFileError, ResultsFileTooLargeError
-from .pipeline import FileResult
+from ..errors import ConfigurationError, MissingLabelsError, ResultsFileError, ResultsFileTooLargeError
+from ..inputs.archives import LABEL_VALUES, Skipped
+from ..tasks.pipeline import FileResult
+from ..thresholds import NSFW, SFW, verdict
 from .reports import ModelRecord, safe_cell
-from .thresholds import NSFW, SFW, verdict
 
 __all__ = [
     "COLUMNS",
@@ -66,7 +66,8 @@ FORMATS = (".parquet", ".csv", ".jsonl")
 MAX_ROWS = 5_000_000
 MAX_BYTES = 1024 * 1024 * 1024
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-#: Columns written as text in CSV: a formula-like file name gets a leading apostrophe there (see model.reports).
+#: Columns written as text in CSV: a formula-like file name gets a leading apostrophe there (see
+#: model.evaluation.reports).
 _TEXT_COLUMNS = ("file", "error", "true_label")
 
 

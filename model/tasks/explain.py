@@ -24,8 +24,8 @@ from PIL import Image
 from timm.layers import Attention
 from timm.models.vision_transformer import Block, VisionTransformer
 
-from .errors import IncompatibleModelError
-from .inference import Classifier
+from ..errors import IncompatibleModelError
+from ..runtime.classifier import Classifier
 
 __all__ = ["Explanation", "explain", "overlay_heatmap", "seen_box"]
 

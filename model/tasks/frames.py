@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import InvalidImageError, log_file_failure
-from .images import frame_count, iter_frames, open_image, read_upload
-from .inference import Classifier
+from ..errors import InvalidImageError, log_file_failure
+from ..inputs.images import frame_count, iter_frames, open_image, read_upload
+from ..runtime.classifier import Classifier
 
 __all__ = ["FrameScore", "FrameScores", "score_frames"]
 

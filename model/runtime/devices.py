@@ -6,8 +6,8 @@ from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
-from .config import DEVICE_CHOICES, PRECISIONS, check_device_name
-from .errors import ConfigurationError
+from ..config import DEVICE_CHOICES, PRECISIONS, check_device_name
+from ..errors import ConfigurationError
 
 __all__ = [
     "DEVICE_CHOICES",

@@ -14,13 +14,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from .archives import ArchiveLimits, folder_label, open_uploads
-from .config import Settings, available_cores
-from .errors import ClassifierError, ConfigurationError, log_file_failure
-from .pipeline import FileResult
-from .reports import ModelRecord
-from .results import rows_table
-from .sources import Sources, normalize
+from ..config import Settings, available_cores
+from ..errors import ClassifierError, ConfigurationError, log_file_failure
+from ..evaluation.reports import ModelRecord
+from ..evaluation.results import rows_table
+from ..inputs.archives import ArchiveLimits, folder_label, open_uploads
+from ..inputs.sources import Sources, normalize
+from ..tasks.pipeline import FileResult
 
 __all__ = ["INPUT_SCHEMA", "Plan", "Screener", "build_dataset", "plan_actors", "ray_session"]
 
@@ -166,7 +166,7 @@ class Screener:
     """The Ray Data actor: loads the classifier once, then turns batches of file bytes into result rows."""
 
     def __init__(self, settings: Settings, threshold: float, threads: int) -> None:
-        from .inference import Classifier
+        from ..runtime.classifier import Classifier
 
         # NSFW_DEVICE keeps its default ("auto": the GPU Ray gave this actor, if any); threads are per actor.
         self.classifier = Classifier.load(replace(settings, threads=threads, split_batches=threads >= 2))
@@ -174,7 +174,7 @@ class Screener:
         self.model = ModelRecord.from_info(self.classifier.info)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        from .pipeline import classify_sources
+        from ..tasks.pipeline import classify_sources
 
         paths = batch.column("path").to_pylist()
         errors = batch.column("error").to_pylist()

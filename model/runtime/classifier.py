@@ -13,12 +13,12 @@ import torch
 from huggingface_hub import constants as hf_constants
 from PIL import Image
 
+from ..config import Settings, available_cores
+from ..inputs.images import ImageLimits
 from . import zerogpu
 from .cache import ResultCache
-from .config import Settings, available_cores
 from .devices import autocast, check_precision, default_batch_size, describe_device, resolve_device
 from .engines import build_engine, default_cache_root
-from .images import ImageLimits
 from .loading import LoadedModel, ModelInfo, load_model
 from .microbatch import MicroBatcher
 
@@ -108,18 +108,18 @@ class Classifier:
         )
         # Every forward pass runs on one worker thread, which merges requests from concurrent callers and (unless
         # NSFW_SPLIT_BATCHES=0) runs a merged batch as two halves at once, each with half of the torch threads
-        # (model.microbatch). Started now, so that the per-thread torch settings are made before any request arrives.
-        # On ZeroGPU each forward pass is a GPU request of the user's own (quota, priority), made from the request's
-        # thread: requests are not merged there. Elsewhere one worker merges them (model.microbatch); split halves
-        # help only torch on a CPU (small matrices on one thread each), never a GPU or an exported engine.
+        # (model.runtime.microbatch). Started now, so that the per-thread torch settings are made before any request
+        # arrives. On ZeroGPU each forward pass is a GPU request of the user's own (quota, priority), made from the
+        # request's thread: requests are not merged there. Elsewhere one worker merges them (model.runtime.microbatch);
+        # split halves help only torch on a CPU (small matrices on one thread each), never a GPU or an exported engine.
         self._zerogpu_key: int | None = zerogpu.register(self.forward_probabilities) if on_zerogpu else None
         split = settings.split_batches and self.device.type == "cpu" and engine.name == "torch"
         self._batcher: MicroBatcher[Prediction] = MicroBatcher(
             self._forward, max_batch=settings.batch_size, split_threads=threads if split else 0
         )
         self._batcher.start()
-        #: Results of recent uploads keyed by `model.cache.content_key` (filled by `ui.classify`); they belong to
-        #: this model, so they live and die with it.
+        #: Results of recent uploads keyed by `model.runtime.cache.content_key` (filled by `ui.classify`); they belong
+        #: to this model, so they live and die with it.
         self.recent: ResultCache[Any] = ResultCache()
 
     @classmethod
@@ -146,7 +146,7 @@ class Classifier:
     def predict_tensor(self, batch: torch.Tensor) -> list[Prediction]:
         """Run a preprocessed batch (N, C, H, W) through the model, in chunks of `settings.batch_size`.
 
-        Thread-safe: calls made at the same time from several threads share forward passes (`model.microbatch`).
+        Thread-safe: calls made at the same time from several threads share forward passes (`model.runtime.microbatch`).
         """
         if self._zerogpu_key is not None:
             return self._forward(batch)

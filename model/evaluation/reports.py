@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..thresholds import NSFW, SFW, verdict
 from .metrics import Curves, Evaluation, Outcome
-from .thresholds import NSFW, SFW, verdict
 
 if TYPE_CHECKING:
-    from .archives import Skipped
-    from .loading import ModelInfo
-    from .pipeline import FileResult
+    from ..inputs.archives import Skipped
+    from ..runtime.loading import ModelInfo
+    from ..tasks.pipeline import FileResult
 
 __all__ = [
     "ModelRecord",

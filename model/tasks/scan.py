@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from .inference import Classifier
+from ..runtime.classifier import Classifier
 
 __all__ = ["OVERLAP", "ScanResult", "Tile", "plan_tiles", "scan_image"]
 

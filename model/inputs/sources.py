@@ -15,8 +15,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 
+from ..errors import ManifestError, SourceError
 from .archives import IGNORED_NAMES, LABEL_VALUES, folder_label, is_zip
-from .errors import ManifestError, SourceError
 
 __all__ = ["MANIFEST_SUFFIXES", "Refused", "Sources", "collect_sources", "is_uri", "normalize"]
 

@@ -17,11 +17,11 @@ from typing import Any, TextIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .config import Settings
-from .errors import ConfigurationError
-from .metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL, compute_curves, evaluate, outcomes
-from .reports import ModelRecord, evaluation_report
-from .results import (
+from ..config import Settings
+from ..errors import ConfigurationError
+from ..evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL, compute_curves, evaluate, outcomes
+from ..evaluation.reports import ModelRecord, evaluation_report
+from ..evaluation.results import (
     COLUMNS,
     FORMATS,
     SCHEMA,
@@ -32,8 +32,8 @@ from .results import (
     read_results,
     rows_table,
 )
-from .sources import Sources, collect_sources
-from .thresholds import NSFW, SFW
+from ..inputs.sources import Sources, collect_sources
+from ..thresholds import NSFW, SFW
 
 __all__ = ["EvaluateOptions", "ScreenOptions", "is_results_file", "run_evaluate", "run_screen"]
 
@@ -133,7 +133,7 @@ def _previous_rows(out: Path) -> pa.Table:
 
 
 def _refused_table(sources: Sources, settings: Settings, threshold: float, done: frozenset[str]) -> pa.Table:
-    from .pipeline import FileResult
+    from ..tasks.pipeline import FileResult
 
     model = ModelRecord(id=settings.model.repo_id or Path(str(settings.model)).name, revision=settings.model.revision)
     results = [FileResult(file=item.file, error=item.reason) for item in sources.refused if item.file not in done]
@@ -166,7 +166,7 @@ def screen_rows(
 
     Returns the new rows (in `SCHEMA`) and the run's figures (files, classified, seconds, images/s).
     """
-    from .distributed import build_dataset, display_names, plan_actors, ray_session
+    from .ray_data import build_dataset, display_names, plan_actors, ray_session
 
     started = time.perf_counter()
     sources = collect_sources(options.sources, max_file_bytes=settings.max_file_bytes)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import AvifImagePlugin, Image, ImageFile, ImageOps, WebPImagePlugin  # noqa: F401  (WebP: registers it)
 from pillow_heif.as_plugin import HeifImageFile, _is_supported_heif
 
-from .errors import CorruptImageError, EmptyFileError, ImageTooLargeError, InvalidImageError, UnsupportedFormatError
+from ..errors import CorruptImageError, EmptyFileError, ImageTooLargeError, InvalidImageError, UnsupportedFormatError
 
 __all__ = [
     "ALLOWED_FORMATS",

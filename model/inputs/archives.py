@@ -4,7 +4,7 @@ A zip is only ever read member by member into memory; nothing is written to disk
 the filesystem. Before any member is read, the archive's own directory is checked: the entry count (read from the
 end-of-directory record before Python parses the directory), overlapping members (a known zip-bomb construction),
 and the declared sizes and compression ratios. The same limits are enforced again on the bytes actually
-decompressed, because declared sizes can lie. Per-image pixel limits are left to `model.images.decode_image`.
+decompressed, because declared sizes can lie. Per-image pixel limits are left to `model.inputs.images.decode_image`.
 
 Labels for evaluation come from folder names (`nsfw` / `sfw`, any case, at any depth) or a CSV manifest
 (`file,label`); see `parse_manifest`.
@@ -28,8 +28,8 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import BinaryIO
 
-from .config import Settings
-from .errors import (
+from ..config import Settings
+from ..errors import (
     ArchiveTooLargeError,
     CorruptArchiveError,
     EmptyArchiveError,

@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 
 import torch
 
-from .config import ENGINES
+from ..config import ENGINES
 
 __all__ = ["AUTO_ENGINE", "ENGINES", "Engine", "build_engine", "default_cache_root", "export_folder"]
 
@@ -187,7 +187,7 @@ def build_engine(
         model: the loaded timm model, in eval mode, on `device`.
         requested: one of `ENGINES`.
         device: where the model runs.
-        precision: one of `model.devices.PRECISIONS`.
+        precision: one of `model.runtime.devices.PRECISIONS`.
         input_size: the model's (C, H, W).
         cache_root: where exports of this model revision live (None: export into a temporary folder).
         threads: CPU threads the engine may use.

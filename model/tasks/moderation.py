@@ -10,12 +10,12 @@ from typing import Any
 
 from PIL import Image
 
-from .errors import log_file_failure
+from ..errors import log_file_failure
+from ..inputs.images import decode_image, read_upload
+from ..runtime.classifier import Classifier
+from ..thresholds import Decision, decide
 from .frames import FrameScores, score_frames
-from .images import decode_image, read_upload
-from .inference import Classifier
 from .scan import ScanResult, scan_image
-from .thresholds import Decision, decide
 
 __all__ = ["DEFAULT_ALLOW_BELOW", "DEFAULT_BLOCK_ABOVE", "PREVIEW_SIDE", "Moderation", "moderate"]
 
@@ -109,9 +109,9 @@ def moderate(
 ) -> Moderation:
     """Score an upload for a moderation decision.
 
-    A still image is scored whole and, with `scan`, also tile by tile at full resolution (`model.scan`). An
-    animation (GIF, WebP, AVIF) has up to `settings.max_frames` frames scored (`model.frames`); the scan is not run on
-    animations, whose frames are usually small.
+    A still image is scored whole and, with `scan`, also tile by tile at full resolution (`model.tasks.scan`). An
+    animation (GIF, WebP, AVIF) has up to `settings.max_frames` frames scored (`model.tasks.frames`); the scan is not
+    run on animations, whose frames are usually small.
 
     Args:
         classifier: the loaded classifier.

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import ConfigurationError
-from .thresholds import check_band, decide
+from ..errors import ConfigurationError
+from ..thresholds import check_band, decide
 
 __all__ = ["ReviewOutcome", "count_decisions", "review_outcome"]
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError, EvaluationError, MissingLabelsError, SingleClassError
-from .thresholds import NSFW, SFW, check_threshold
+from ..errors import ConfigurationError, EvaluationError, MissingLabelsError, SingleClassError
+from ..thresholds import NSFW, SFW, check_threshold
 
 __all__ = [
     "DEFAULT_TARGET_PRECISION",

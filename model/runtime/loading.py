@@ -36,8 +36,8 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.errors import RevisionNotFoundError as HubRevisionNotFoundError
 
-from .config import ModelSource
-from .errors import (
+from ..config import ModelSource
+from ..errors import (
     CacheNotWritableError,
     CorruptWeightsError,
     DiskFullError,

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from .archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, Skipped, open_uploads
-from .errors import EvaluationError, InvalidImageError, log_file_failure
-from .images import DecodedImage, ImageLimits, decode_image
+from ..errors import EvaluationError, InvalidImageError, log_file_failure
+from ..inputs.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, Skipped, open_uploads
+from ..inputs.images import DecodedImage, ImageLimits, decode_image
 
 if TYPE_CHECKING:  # the model (torch) is loaded by whoever classifies; reading rows needs none of it
-    from .inference import Classifier, Prediction
+    from ..runtime.classifier import Classifier, Prediction
 
 __all__ = [
     "PREVIEW_SIDE",
