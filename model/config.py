@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import ConfigurationError
 
@@ -52,6 +53,14 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def display_model_id(repo_id: str | None, source: str | None) -> str:
+    """The one displayed model id, everywhere (status panel, results, reports, results files): a Hub id as it is,
+    else the last part of a local folder's path, so that no page or report shows where a server keeps its files."""
+    if repo_id:
+        return repo_id
+    return Path(source).name if source else "(unknown)"
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """Where the model comes from: a Hub repository (optionally pinned) or a local folder."""
@@ -63,6 +72,11 @@ class ModelSource:
     @property
     def is_local(self) -> bool:
         return self.local_dir is not None
+
+    @property
+    def display_id(self) -> str:
+        """The model as people see it: the Hub id, or a local folder's name (never the folder's full path)."""
+        return display_model_id(self.repo_id, self.local_dir)
 
     def __str__(self) -> str:
         if self.local_dir is not None:

@@ -6,12 +6,30 @@ from typing import Literal
 
 from .errors import ConfigurationError
 
-__all__ = ["NSFW", "SFW", "Decision", "Verdict", "check_band", "check_threshold", "decide", "verdict"]
+__all__ = [
+    "DEFAULT_ALLOW_BELOW",
+    "DEFAULT_BLOCK_ABOVE",
+    "DEFAULT_THRESHOLD",
+    "NSFW",
+    "SFW",
+    "Decision",
+    "Verdict",
+    "check_band",
+    "check_threshold",
+    "decide",
+    "verdict",
+]
 
 NSFW = "NSFW"
 SFW = "SFW"
 Verdict = Literal["NSFW", "SFW"]
 Decision = Literal["allow", "review", "block"]
+
+#: The defaults everywhere (tabs, API, CLI, reports): NSFW at a score of 0.5 or more ...
+DEFAULT_THRESHOLD = 0.5
+#: ... and the review band: allow below 0.3, block from 0.7, a person looks at everything in between.
+DEFAULT_ALLOW_BELOW = 0.3
+DEFAULT_BLOCK_ABOVE = 0.7
 
 
 def check_threshold(value: float, name: str = "threshold") -> float:

@@ -36,7 +36,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.errors import RevisionNotFoundError as HubRevisionNotFoundError
 
-from ..config import ModelSource
+from ..config import ModelSource, display_model_id
 from ..errors import (
     CacheNotWritableError,
     CorruptWeightsError,
@@ -85,6 +85,11 @@ class ModelInfo:
     architecture: str
     load_seconds: float = 0.0
     note: str | None = None
+
+    @property
+    def display_id(self) -> str:
+        """The Hub id, or the local folder's name (`model.config.display_model_id`)."""
+        return display_model_id(self.repo_id, self.source)
 
 
 @dataclass(frozen=True)

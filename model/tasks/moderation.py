@@ -13,7 +13,7 @@ from PIL import Image
 from ..errors import log_file_failure
 from ..inputs.images import decode_image, read_upload
 from ..runtime.classifier import Classifier
-from ..thresholds import Decision, decide
+from ..thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Decision, decide
 from .frames import FrameScores, score_frames
 from .scan import ScanResult, scan_image
 
@@ -21,9 +21,6 @@ __all__ = ["DEFAULT_ALLOW_BELOW", "DEFAULT_BLOCK_ABOVE", "PREVIEW_SIDE", "Modera
 
 logger = logging.getLogger(__name__)
 
-#: The default review band: allow below 0.3, block from 0.7, a person looks at everything in between.
-DEFAULT_ALLOW_BELOW = 0.3
-DEFAULT_BLOCK_ABOVE = 0.7
 #: Longest side of the preview kept for display (the full image is not kept after scoring).
 PREVIEW_SIDE = 1024
 _ANIMATION_NOTE = "Animated image:"
