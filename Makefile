@@ -39,7 +39,8 @@ test: $(VENV)/.ray $(CHROMIUM) lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run --out docs/benchmark-results.json
+	$(PY) -m benchmarks.report docs/benchmark-results.json --update docs/PERFORMANCE.md
 
 # The decoder against FUZZ_CASES seeded mutations of valid files (a short run is part of `make test`).
 FUZZ_CASES ?= 20000
