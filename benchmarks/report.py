@@ -469,10 +469,10 @@ def _target_spreads(results: dict[str, Any]) -> dict[str, str]:
     bf16 = measured.get("openvino bf16") or measured.get("torch bf16")
     roofline = results["floor"]["floor"]["images_per_s"]
     eight = _level(results, 8)
-    clients = f"8 clients {eight['images_per_s']:.2f} images/s" if eight else "-"
+    clients = f"8 clients {eight['images_per_s']:.2f} images/s; " if eight else ""
     spreads = {
-        "clients_8_vs_engine": f"{clients}; engine {_engine_rate(in_use)}",
-        "clients_8_vs_torch": f"{clients}; torch {_engine_rate(measured.get('torch'))}",
+        "clients_8_vs_engine": f"{clients}engine {_engine_rate(in_use)}",
+        "clients_8_vs_torch": f"{clients}torch {_engine_rate(measured.get('torch'))}",
         "engine_vs_roofline": f"engine {_engine_rate(in_use)}; roofline {roofline:.2f} images/s",
         "bf16_vs_engine": f"bf16 {_engine_rate(bf16)}; fp32 {_engine_rate(in_use)}",
         "api_small_vs_forward": "",
