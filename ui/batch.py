@@ -21,7 +21,7 @@ from model.evaluation.reports import ModelRecord, batch_csv, batch_report, batch
 from model.inputs.archives import ArchiveLimits
 from model.tasks.pipeline import FileResult, classify_uploads
 
-from .announce import batch_done, live_region
+from .announce import live_region
 from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
@@ -194,6 +194,17 @@ def classify(
         card = f'<div class="batch-error" data-state="error" role="alert">{html.escape(message)}</div>'
         return (None, card, *render(None, DEFAULT_THRESHOLD)[1:])
     return (batch, *render(batch, threshold))
+
+
+def batch_done(batch: BatchRun | None, threshold: float) -> str:
+    """The sentence read out when a batch finishes: "12 images classified: 5 NSFW, 7 SFW, 0 skipped"."""
+    if batch is None:
+        return ""  # the error card is an alert of its own
+    counts = batch_summary(batch.results, threshold)
+    return (
+        f"{counts['classified']} images classified: {counts['nsfw']} NSFW, {counts['sfw']} SFW, "
+        f"{counts['skipped']} skipped"
+    )
 
 
 def rethreshold(batch: BatchRun | None, threshold: float) -> tuple[Any, ...]:

@@ -34,7 +34,7 @@ from model.inputs.images import ImageLimits
 from model.tasks.pipeline import LabelledScores, load_previews, score_labelled
 
 from . import plots
-from .announce import evaluation_done, live_region
+from .announce import live_region
 from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
@@ -404,6 +404,18 @@ def use_choice(
         return gr.skip()
     choice = _evaluate(state, options).recommended.get(key)
     return gr.skip() if choice is None else choice.rounded()
+
+
+def evaluation_done(run: EvaluationRun | None) -> str:
+    """The sentence read out when an evaluation finishes: "44 labelled images scored: 22 NSFW, 22 SFW, 2 skipped"."""
+    if run is None:
+        return ""
+    labels = run.scores.labels
+    nsfw = sum(labels)
+    return (
+        f"{len(labels)} labelled images scored: {nsfw} NSFW, {len(labels) - nsfw} SFW, "
+        f"{len(run.scores.skipped)} skipped. Metrics and plots are below."
+    )
 
 
 def build(loader: ModelLoader) -> None:
