@@ -15,12 +15,12 @@ import gradio as gr
 from model import Classifier, ClassifierError, ConfigurationError, Settings, check_threshold, load_settings
 from model.runtime.zerogpu import on_zerogpu
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
-from ui.classify import classify_upload, model_id
 from ui.compression import COMPRESSION
 from ui.errors import user_errors
 from ui.gradio_fixes import apply as apply_gradio_fixes
 from ui.mcp import bind
 from ui.upload import refuse_remote_files, upload_source
+from ui.upload_classification import classify_upload, model_id
 
 __all__ = ["TABS", "build_demo", "classify", "main", "model_info"]
 

@@ -26,7 +26,7 @@ from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
-from .results import blurred, gallery_height, model_record, write_report
+from .report_files import blurred, gallery_height, model_record, write_report
 
 __all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "build", "classify_batch"]
 

@@ -39,7 +39,7 @@ from .band import band_panel
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
-from .results import blurred, gallery_height, model_record, write_report
+from .report_files import blurred, gallery_height, model_record, write_report
 from .results_file import is_results_upload, read_scores
 
 __all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]

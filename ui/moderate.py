@@ -18,12 +18,12 @@ from model.tasks.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Mod
 from model.thresholds import Decision
 
 from .band import band_chart, decision_card, score_series
-from .classify import NO_IMAGE_MESSAGE
 from .errors import user_errors, user_message
 from .examples import example_buttons
 from .loader import ModelLoader
 from .mcp import bind
 from .upload import upload_source
+from .upload_classification import NO_IMAGE_MESSAGE
 
 __all__ = ["ELEM_ID", "EXPLAIN_TEXT", "TITLE", "add_api", "build", "explain_image", "moderate_image"]
 

@@ -11,11 +11,11 @@ import gradio as gr
 from model import NSFW, check_threshold
 
 from .charts import probability_bars, score_chart
-from .classify import Classification, classify_upload
 from .errors import user_message
 from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
 from .loader import ModelLoader
 from .upload import upload_source
+from .upload_classification import Classification, classify_upload
 
 __all__ = ["ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "build"]
 

@@ -1,4 +1,5 @@
-"""What the Batch and Evaluate tabs share: blurred previews, report files to download, the model record."""
+"""Report files for the Batch and Evaluate tabs: written for download (and pruned), the model record they carry, and
+the blurred previews and gallery size shown beside them."""
 
 from __future__ import annotations
 
