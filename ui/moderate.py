@@ -379,7 +379,7 @@ def build(loader: ModelLoader) -> None:
 
 
 def add_api(loader: ModelLoader) -> None:
-    """/moderate and /explain, on hidden components of their own (call inside the Blocks, as app._add_api does)."""
+    """/moderate and /explain, on hidden components of their own (call inside the Blocks, as app.build_demo does)."""
     with gr.Group(visible=False):
         image = gr.Image(type="filepath", label="image")
         allow_below = gr.Slider(0.0, 1.0, value=DEFAULT_ALLOW_BELOW, label="allow_below")

@@ -1,4 +1,5 @@
-"""The single-image tab: upload, webcam or paste -> verdict, score chart, probabilities, timings; a live threshold."""
+"""The single-image tab and /classify: upload, webcam or paste -> verdict, score chart, probabilities, timings; a
+live threshold."""
 
 from __future__ import annotations
 
@@ -11,17 +12,21 @@ import gradio as gr
 from model import NSFW, check_threshold
 
 from .charts import probability_bars, score_chart
-from .errors import user_message
+from .errors import user_errors, user_message
 from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
 from .loader import ModelLoader
+from .mcp import bind
 from .upload import upload_source
 from .upload_classification import Classification, classify_upload
 
-__all__ = ["ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "build"]
+__all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "add_api", "build", "classify"]
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
 DEFAULT_THRESHOLD = 0.5
+#: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
+#: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
+CLASSIFY_CONCURRENCY = 8
 
 # While a new image is being classified its preview is blurred (it may be NSFW); the verdict then decides.
 _MARK_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.setAttribute('data-pending', ''); }}"
@@ -199,4 +204,39 @@ def build(loader: ModelLoader) -> None:
         api_visibility="private",
         queue=False,
         show_progress="hidden",
+    )
+
+
+def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = 0.5) -> dict[str, Any]:
+    """Classify one image as NSFW or SFW.
+
+    Args:
+        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC); over MCP, a base64 data URI.
+        threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
+
+    Returns:
+        {"label", "nsfw_score", "threshold", "probabilities", "model": {"id", "revision"}, "timings_ms",
+        "image": {"width", "height", "format"}, "notes"}.
+    """
+    with user_errors("classify"):
+        threshold = check_threshold(threshold)
+        result = classify_upload(loader.wait(), upload_source(image))
+    return result.to_json(threshold)
+
+
+def add_api(loader: ModelLoader) -> None:
+    """`/classify` (image, threshold) on hidden components of its own, so that no layout can change the API."""
+    with gr.Group(visible=False):
+        image = gr.Image(type="filepath", label="image")
+        threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
+        result = gr.JSON(label="result")
+    gr.on(
+        [],
+        bind(classify, loader),
+        [image, threshold],
+        result,
+        api_name="classify",
+        preprocess=False,
+        concurrency_limit=CLASSIFY_CONCURRENCY,
+        api_description=classify.__doc__,
     )

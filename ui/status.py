@@ -1,15 +1,19 @@
-"""The status panel: loading / ready (model id, revision, labels, input size, load time, device, engine) / error."""
+"""The status panel and /model_info: loading / ready (model id, revision, labels, input size, load time, device,
+engine) / error."""
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from .loader import ModelLoader
+from .mcp import bind
+from .upload_classification import model_id
 
-__all__ = ["build", "configured_id", "status_html"]
+__all__ = ["add_api", "build", "configured_id", "model_info", "status_html"]
 
 #: Seconds between refreshes of the panel while the model loads (the timer stops once it is ready or failed).
 POLL_SECONDS = 1.0
@@ -86,3 +90,40 @@ def build(loader: ModelLoader) -> gr.HTML:
     gr.on(None, refresh, None, [panel, timer], show_progress="hidden", queue=False, api_visibility="private")
     timer.tick(refresh, None, [panel, timer], show_progress="hidden", queue=False, api_visibility="private")
     return panel
+
+
+def model_info(loader: ModelLoader) -> dict[str, Any]:
+    """The model's state: {"status": "loading"|"ready"|"error", "id", "revision", "labels", "input_size", "error",
+    "note", "runtime"}; "note" says why the model came from the local cache (Hub down, offline), else null;
+    "runtime" (null until ready) is {"device", "device_name" (e.g. GPU name and memory), "engine", "precision",
+    "batch_size", "zerogpu", "engine_note" (why the engine asked for is not running, else null)}."""
+    info = loader.info
+    if info is None:
+        error = loader.error
+        return {
+            "status": loader.status,
+            "id": configured_id(loader),
+            "revision": loader.settings.model.revision,
+            "labels": [],
+            "input_size": None,
+            "error": str(error) if error is not None else None,
+            "note": None,
+            "runtime": None,
+        }
+    return {
+        "status": "ready",
+        "id": model_id(info),
+        "revision": info.revision,
+        "labels": list(info.labels),
+        "input_size": list(info.input_size),
+        "error": None,
+        "note": info.note,
+        "runtime": loader.wait(0).runtime.to_json(),
+    }
+
+
+def add_api(loader: ModelLoader) -> None:
+    """`/model_info` (no inputs) on a hidden component of its own."""
+    with gr.Group(visible=False):
+        info = gr.JSON(label="model info")
+    gr.on([], bind(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
