@@ -11,6 +11,7 @@ import gradio as gr
 from model.evaluation.review import count_decisions, review_outcome
 from model.thresholds import Decision, check_band
 
+from .cards import empty_note, error_note
 from .errors import user_message
 
 __all__ = [
@@ -143,7 +144,7 @@ def score_series(
     )
 
 
-_BAND_EMPTY = '<p class="muted">Run the tab first: the band then sorts the same scores.</p>'
+_BAND_EMPTY = empty_note("Run the tab first: the band then sorts the same scores.")
 
 
 def _percent_or_dash(value: float | None) -> str:
@@ -205,7 +206,7 @@ def band_panel(
         try:
             return band_counts_html(*scores_of(value), allow, block)
         except Exception as error:  # an impossible band is shown in place of the counts
-            return f'<p class="band-error" role="alert">{html.escape(user_message(error, "band counts"))}</p>'
+            return error_note(user_message(error, "band counts"))
 
     def follow(*components: Any) -> None:
         gr.on(

@@ -18,6 +18,7 @@ from model.tasks.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Mod
 from model.thresholds import Decision
 
 from .band import band_chart, decision_card, score_series
+from .cards import empty_card, error_card
 from .errors import user_errors, user_message
 from .examples import example_buttons
 from .loader import ModelLoader
@@ -47,10 +48,8 @@ EXPLAIN_TEXT = (
 
 _MARK_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.setAttribute('data-pending', ''); }}"
 _CLEAR_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.removeAttribute('data-pending'); }}"
-_EMPTY_CARD = (
-    '<div class="verdict verdict-empty" data-decision="">'
-    '<div class="verdict-label">No image yet</div>'
-    '<div class="verdict-detail">Upload or paste an image or an animated GIF/WebP/AVIF, or pick an example.</div></div>'
+_EMPTY_CARD = empty_card(
+    "No image yet", "Upload or paste an image or an animated GIF/WebP/AVIF, or pick an example.", {"decision": ""}
 )
 _BOX_COLOURS = {"allow": (22, 163, 74), "review": (217, 119, 6), "block": (220, 38, 38)}
 
@@ -199,10 +198,7 @@ def render(
     try:
         low, high = _band(mode, allow_below, block_above, threshold)
     except Exception as error:  # an impossible band is shown in the card, the scores stay
-        card = (
-            '<div class="verdict verdict-error" role="alert"><div class="verdict-label">Check the thresholds</div>'
-            f'<div class="verdict-detail">{html.escape(user_message(error, "band"))}</div></div>'
-        )
+        card = error_card("Check the thresholds", user_message(error, "band"))
         return card, hidden, gr.Image(), gr.Button(), gr.Button(), gr.Markdown(), hidden, hidden, None
     decision = result.decision(low, high)
     blur = decision != "allow" and not revealed
@@ -230,10 +226,7 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, scan: bool, *band: A
     try:
         result = moderate(loader.wait(), _require(upload_source(image)), scan=bool(scan))
     except Exception as error:  # shown in the decision card; user_message logs unexpected errors
-        card = (
-            '<div class="verdict verdict-error" role="alert"><div class="verdict-label">Could not moderate</div>'
-            f'<div class="verdict-detail">{html.escape(user_message(error, "moderation"))}</div></div>'
-        )
+        card = error_card("Could not moderate", user_message(error, "moderation"))
         hidden = gr.HTML("", visible=False)
         return (
             None,

@@ -11,6 +11,7 @@ import gradio as gr
 
 from model import NSFW, check_threshold
 
+from .cards import empty_card, error_card
 from .charts import probability_bars, score_chart
 from .errors import user_errors, user_message
 from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
@@ -32,10 +33,8 @@ CLASSIFY_CONCURRENCY = 8
 _MARK_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.setAttribute('data-pending', ''); }}"
 _CLEAR_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.removeAttribute('data-pending'); }}"
 
-_EMPTY_CARD = (
-    '<div class="verdict verdict-empty" data-label="">'
-    '<div class="verdict-label">No image yet</div>'
-    '<div class="verdict-detail">Drop, upload or paste an image, take a photo, or pick an example.</div></div>'
+_EMPTY_CARD = empty_card(
+    "No image yet", "Drop, upload or paste an image, take a photo, or pick an example.", {"label": ""}
 )
 
 Views = tuple[Any, Any, Any]
@@ -63,14 +62,6 @@ def verdict_card(result: Classification, threshold: float, revealed: bool) -> st
         f'<div class="verdict-main"><div class="verdict-label">{label}</div>{control}</div>'
         f'<div class="verdict-detail">{meaning} · score {result.nsfw_score:.3f} {relation} threshold '
         f"{threshold:.2f}</div></div>"
-    )
-
-
-def error_card(message: str) -> str:
-    return (
-        '<div class="verdict verdict-error" data-label="error" role="alert">'
-        '<div class="verdict-label">Could not classify</div>'
-        f'<div class="verdict-detail">{html.escape(message)}</div></div>'
     )
 
 
@@ -119,7 +110,13 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, threshold: float) ->
         result = classify_upload(loader.wait(), upload_source(image))
     except Exception as error:  # every failure is shown in the verdict card; user_message logs unexpected ones
         message = user_message(error, "single-image classification")
-        return None, False, error_card(message), gr.HTML("", visible=False), None
+        return (
+            None,
+            False,
+            error_card("Could not classify", message, {"label": "error"}),
+            gr.HTML("", visible=False),
+            None,
+        )
     return (result, False, *render(result, threshold, False, _nsfw_label(loader)))
 
 
