@@ -227,21 +227,7 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, scan: bool, *band: A
         result = moderate(loader.wait(), _require(upload_source(image)), scan=bool(scan))
     except Exception as error:  # shown in the decision card; user_message logs unexpected errors
         card = error_card("Could not moderate", user_message(error, "moderation"))
-        hidden = gr.HTML("", visible=False)
-        return (
-            None,
-            False,
-            None,
-            card,
-            hidden,
-            gr.Image(None, visible=False),
-            gr.Button(visible=False),
-            gr.Button(interactive=False),
-            gr.Markdown(visible=False),
-            hidden,
-            hidden,
-            None,
-        )
+        return (None, False, None, card, *render(None, *band, False, None)[1:])  # the other views as with no image
     return (result, False, None, *render(result, *band, False, None))
 
 
