@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from model.evaluation.review import count_decisions, review_outcome
-from model.thresholds import Decision, check_band
+from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Decision, check_band
 
 from .cards import empty_note, error_note
 from .errors import user_message
@@ -185,8 +185,8 @@ def band_panel(
     state: gr.State,
     scores_of: Callable[[Any], tuple[Sequence[float], Sequence[int] | None]],
     elem_id: str,
-    allow_below: float = 0.3,
-    block_above: float = 0.7,
+    allow_below: float = DEFAULT_ALLOW_BELOW,
+    block_above: float = DEFAULT_BLOCK_ABOVE,
 ) -> Callable[..., None]:
     """An accordion with a review band over the scores kept in `state`: two sliders and the counts they give.
 

@@ -20,6 +20,7 @@ from model import NSFW, check_threshold, verdict
 from model.evaluation.reports import ModelRecord, batch_csv, batch_report, batch_summary
 from model.inputs.archives import ArchiveLimits
 from model.tasks.pipeline import FileResult, classify_uploads
+from model.thresholds import DEFAULT_THRESHOLD
 
 from .announce import live_region
 from .band import band_panel
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 TITLE = "Batch"
 ELEM_ID = "batch-tab"
-DEFAULT_THRESHOLD = 0.5
 #: The gallery shows previews of the first this many images (the table and downloads list every file).
 PREVIEW_LIMIT = 48
 GALLERY_COLUMNS = 5
@@ -270,7 +270,9 @@ def build(loader: ModelLoader) -> None:
     )
 
 
-def classify_batch(loader: ModelLoader, files: Sequence[str] | None, threshold: float = 0.5) -> dict[str, Any]:
+def classify_batch(
+    loader: ModelLoader, files: Sequence[str] | None, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
     """Classify many images at once; zip archives are opened and every image inside is classified.
 
     Args:

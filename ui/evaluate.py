@@ -32,6 +32,7 @@ from model.evaluation.reports import ModelRecord, evaluation_csv, evaluation_rep
 from model.inputs.archives import ArchiveLimits
 from model.inputs.images import ImageLimits
 from model.tasks.pipeline import LabelledScores, load_previews, score_labelled
+from model.thresholds import DEFAULT_THRESHOLD
 
 from . import plots
 from .announce import live_region
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 TITLE = "Evaluate"
 ELEM_ID = "evaluate-tab"
-DEFAULT_THRESHOLD = 0.5
 #: Previews are made for the this many most confidently wrong files; the table lists them all.
 PREVIEW_LIMIT = 24
 #: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.

@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from model import check_band, decide, decode_image
-from model.tasks.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE
+from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE
 
 from .announce import WATCH_DECISION
 from .band import band_chart, decision_card, score_series

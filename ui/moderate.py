@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from model import check_band, check_threshold
 from model.inputs.images import decode_image
 from model.tasks.explain import Explanation, explain, overlay_heatmap
-from model.tasks.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Moderation, moderate
-from model.thresholds import Decision
+from model.tasks.moderation import Moderation, moderate
+from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, DEFAULT_THRESHOLD, Decision
 
 from .band import band_chart, decision_card, score_series
 from .cards import empty_card, error_card
@@ -34,10 +34,8 @@ TITLE = "Moderate"
 ELEM_ID = "moderate-tab"
 BAND_MODE = "Review band"
 SINGLE_MODE = "Single threshold"
-#: The single threshold's default, as in the Single image tab.
-DEFAULT_THRESHOLD = 0.5
 #: Scores at or above this blur the /explain image, as the single tab blurs an NSFW preview.
-EXPLAIN_BLUR_SCORE = 0.5
+EXPLAIN_BLUR_SCORE = DEFAULT_THRESHOLD
 EXPLAIN_TEXT = (
     "**What the heatmap shows:** the patches the model drew on while raising the NSFW score (brighter = more), "
     "from its attention weighted by the score's gradient (gradient-weighted attention rollout). "

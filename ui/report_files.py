@@ -45,7 +45,7 @@ def model_record(loader: ModelLoader) -> ModelRecord:
     """The loaded model's id (Hub id, or a local folder's name) and resolved revision, for reports."""
     info = loader.info
     if info is None:
-        return ModelRecord(id=str(loader.settings.model), revision=loader.settings.model.revision)
+        return ModelRecord(id=loader.settings.model.display_id, revision=loader.settings.model.revision)
     return ModelRecord.from_info(info)
 
 

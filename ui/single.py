@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from model import NSFW, check_threshold
+from model.thresholds import DEFAULT_THRESHOLD
 
 from .cards import empty_card, error_card
 from .charts import probability_bars, score_chart
@@ -24,7 +25,6 @@ __all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
-DEFAULT_THRESHOLD = 0.5
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
 #: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8
@@ -204,7 +204,7 @@ def build(loader: ModelLoader) -> None:
     )
 
 
-def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = 0.5) -> dict[str, Any]:
+def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """Classify one image as NSFW or SFW.
 
     Args:

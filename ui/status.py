@@ -4,14 +4,12 @@ engine) / error."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from .loader import ModelLoader
 from .mcp import bind
-from .upload_classification import model_id
 
 __all__ = ["add_api", "build", "configured_id", "model_info", "status_html"]
 
@@ -20,11 +18,11 @@ POLL_SECONDS = 1.0
 
 
 def configured_id(loader: ModelLoader) -> str:
-    """The model as configured, before it is loaded: a Hub id (with @revision) or a local folder's name."""
+    """The model as configured, before it is loaded: its displayed id (a Hub id or a local folder's name), with
+    @revision when a Hub revision is pinned."""
     source = loader.settings.model
-    if source.local_dir is not None:
-        return Path(source.local_dir).name
-    return str(source)
+    pinned = f"@{source.revision}" if source.revision and not source.is_local else ""
+    return f"{source.display_id}{pinned}"
 
 
 def _chip(name: str, value: str, title: str | None = None, wide: bool = False) -> str:
@@ -59,9 +57,8 @@ def status_html(loader: ModelLoader) -> str:
     runtime = loader.wait(0).runtime
     revision = info.revision or "unknown"
     short_revision = revision[:7] if len(revision) == 40 else revision
-    model_name = info.repo_id or Path(info.source).name
     chips = [
-        _chip("Model", model_name, info.architecture, wide=True),
+        _chip("Model", info.display_id, info.architecture, wide=True),
         _chip("Revision", short_revision, revision),
         _chip("Labels", " · ".join(info.labels)),
         _chip("Input", " × ".join(str(side) for side in info.input_size[1:])),
@@ -112,7 +109,7 @@ def model_info(loader: ModelLoader) -> dict[str, Any]:
         }
     return {
         "status": "ready",
-        "id": model_id(info),
+        "id": info.display_id,
         "revision": info.revision,
         "labels": list(info.labels),
         "input_size": list(info.input_size),
