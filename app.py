@@ -1,4 +1,5 @@
-"""NSFW image detection demo: the public API handlers, build_demo() and main(); `python app.py` serves it."""
+"""NSFW image detection demo: build_demo() composes the page from the tabs (each brings its own endpoints) and main()
+launches it; `python app.py` serves it."""
 
 from __future__ import annotations
 
@@ -8,105 +9,31 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
 
 import gradio as gr
 
-from model import Classifier, ClassifierError, ConfigurationError, Settings, check_threshold, load_settings
+from model import Classifier, ClassifierError, ConfigurationError, Settings, load_settings
 from model.runtime.zerogpu import on_zerogpu
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
-from ui.classify import classify_upload, model_id
 from ui.compression import COMPRESSION
-from ui.errors import user_errors
 from ui.gradio_fixes import apply as apply_gradio_fixes
-from ui.mcp import bind
-from ui.upload import refuse_remote_files, upload_source
+from ui.upload import refuse_remote_files
 
-__all__ = ["TABS", "build_demo", "classify", "main", "model_info"]
+__all__ = ["ENDPOINTS", "TABS", "build_demo", "create_loader", "main"]
 
 logger = logging.getLogger("app")
 
 #: The tabs, in order. To add one, write ui/<name>.py with TITLE, ELEM_ID and build(loader) (see `ui.Tab`) and
-#: list the module here; nothing else changes.
+#: list the module here (and in ENDPOINTS if it adds endpoints with `add_api(loader)`); nothing else changes.
 TABS: tuple[Tab, ...] = (single, batch, evaluate, moderate, live)
-#: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
-#: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
-CLASSIFY_CONCURRENCY = 8
+#: The modules whose `add_api(loader)` adds the public endpoints, in the order the API page and the MCP tool list show
+#: them: /classify, /model_info, /moderate, /explain, /classify_batch, /evaluate.
+ENDPOINTS = (single, status, moderate, batch, evaluate)
 #: Gradio's upload cache (uploads, previews, reports): every minute, delete files older than 5 minutes (and all of
 #: it at shutdown). Under full load uploads arrive at several MB/s, so the folder holds at most about 6 minutes of
 #: them; a report or a revealed preview stays downloadable for 5 minutes (docs/RELIABILITY.md).
 DELETE_CACHE = (60, 300)
 PAGE_TITLE = "NSFW image detection"
-
-
-def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = 0.5) -> dict[str, Any]:
-    """Classify one image as NSFW or SFW.
-
-    Args:
-        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC); over MCP, a base64 data URI.
-        threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
-
-    Returns:
-        {"label", "nsfw_score", "threshold", "probabilities", "model": {"id", "revision"}, "timings_ms",
-        "image": {"width", "height", "format"}, "notes"}.
-    """
-    with user_errors("classify"):
-        threshold = check_threshold(threshold)
-        result = classify_upload(loader.wait(), upload_source(image))
-    return result.to_json(threshold)
-
-
-def model_info(loader: ModelLoader) -> dict[str, Any]:
-    """The model's state: {"status": "loading"|"ready"|"error", "id", "revision", "labels", "input_size", "error",
-    "note", "runtime"}; "note" says why the model came from the local cache (Hub down, offline), else null;
-    "runtime" (null until ready) is {"device", "device_name" (e.g. GPU name and memory), "engine", "precision",
-    "batch_size", "zerogpu", "engine_note" (why the engine asked for is not running, else null)}."""
-    info = loader.info
-    if info is None:
-        error = loader.error
-        return {
-            "status": loader.status,
-            "id": status.configured_id(loader),
-            "revision": loader.settings.model.revision,
-            "labels": [],
-            "input_size": None,
-            "error": str(error) if error is not None else None,
-            "note": None,
-            "runtime": None,
-        }
-    return {
-        "status": "ready",
-        "id": model_id(info),
-        "revision": info.revision,
-        "labels": list(info.labels),
-        "input_size": list(info.input_size),
-        "error": None,
-        "note": info.note,
-        "runtime": loader.wait(0).runtime.to_json(),
-    }
-
-
-def _add_api(loader: ModelLoader) -> None:
-    """The public endpoints, on components of their own so that no tab's layout can change the API."""
-    with gr.Group(visible=False):
-        image = gr.Image(type="filepath", label="image")
-        threshold = gr.Slider(0.0, 1.0, value=0.5, label="threshold")
-        result = gr.JSON(label="result")
-        info = gr.JSON(label="model info")
-    gr.on(
-        [],
-        bind(classify, loader),
-        [image, threshold],
-        result,
-        api_name="classify",
-        preprocess=False,
-        concurrency_limit=CLASSIFY_CONCURRENCY,
-        api_description=classify.__doc__,
-    )
-    gr.on([], bind(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
-    moderate.add_api(loader)
-    batch.add_api(loader)
-    evaluate.add_api(loader)
 
 
 def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
@@ -124,7 +51,8 @@ def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
                 with gr.Tab(tab.TITLE, id=tab.ELEM_ID, elem_id=tab.ELEM_ID):
                     tab.build(loader)
         gr.HTML(theme.footer(DELETE_CACHE), elem_id="page-footer", elem_classes="flush", padding=False)
-        _add_api(loader)
+        for module in ENDPOINTS:  # on hidden components of their own, so that no tab's layout can change the API
+            module.add_api(loader)
     return refuse_remote_files(demo)
 
 

@@ -349,7 +349,7 @@ def cold_start(hf_home: Path, folder: Path, repeats: int) -> dict[str, Any]:
 #: The app as shipped and with the means of issue 5 taken away one by one, for `compare_configurations`.
 APP_CONFIGURATIONS: dict[str, tuple[dict[str, str], str]] = {
     # The former setting: one /classify request at a time (decoding waits for the previous forward pass).
-    "one request at a time": ({}, "import app; app.CLASSIFY_CONCURRENCY = 1; app.main()"),
+    "one request at a time": ({}, "import app, ui.single; ui.single.CLASSIFY_CONCURRENCY = 1; app.main()"),
     # Requests decode at the same time, but each forward pass takes one image.
     "8 at once, not merged": ({"NSFW_BATCH_SIZE": "1"}, "import app; app.main()"),
     # Merged forward passes run whole on both torch threads (before NSFW_SPLIT_BATCHES).

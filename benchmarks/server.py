@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 API = "/gradio_api"
-#: ui/classify.py logs one line with this for every image classified, and says when a stored result was reused.
+#: ui/upload_classification.py logs one line with this for every image classified, and says when a stored result
+#: was reused.
 INFERENCE_LOG_MARK = "inference:"
 REUSED_LOG_MARK = "result reused"
 #: Gradio prints this once `launch()` has checked that its page answers (it prints it whenever share is off).

@@ -9,8 +9,9 @@ from typing import Any
 import gradio as gr
 
 from model.evaluation.review import count_decisions, review_outcome
-from model.thresholds import Decision, check_band
+from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Decision, check_band
 
+from .cards import empty_note, error_note
 from .errors import user_message
 
 __all__ = [
@@ -143,7 +144,7 @@ def score_series(
     )
 
 
-_BAND_EMPTY = '<p class="muted">Run the tab first: the band then sorts the same scores.</p>'
+_BAND_EMPTY = empty_note("Run the tab first: the band then sorts the same scores.")
 
 
 def _percent_or_dash(value: float | None) -> str:
@@ -184,8 +185,8 @@ def band_panel(
     state: gr.State,
     scores_of: Callable[[Any], tuple[Sequence[float], Sequence[int] | None]],
     elem_id: str,
-    allow_below: float = 0.3,
-    block_above: float = 0.7,
+    allow_below: float = DEFAULT_ALLOW_BELOW,
+    block_above: float = DEFAULT_BLOCK_ABOVE,
 ) -> Callable[..., None]:
     """An accordion with a review band over the scores kept in `state`: two sliders and the counts they give.
 
@@ -205,7 +206,7 @@ def band_panel(
         try:
             return band_counts_html(*scores_of(value), allow, block)
         except Exception as error:  # an impossible band is shown in place of the counts
-            return f'<p class="band-error" role="alert">{html.escape(user_message(error, "band counts"))}</p>'
+            return error_note(user_message(error, "band counts"))
 
     def follow(*components: Any) -> None:
         gr.on(

@@ -20,13 +20,15 @@ from model import NSFW, check_threshold, verdict
 from model.evaluation.reports import ModelRecord, batch_csv, batch_report, batch_summary
 from model.inputs.archives import ArchiveLimits
 from model.tasks.pipeline import FileResult, classify_uploads
+from model.thresholds import DEFAULT_THRESHOLD
 
-from .announce import batch_done, live_region
+from .announce import live_region
 from .band import band_panel
+from .cards import empty_note, error_note
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
-from .results import blurred, gallery_height, model_record, write_report
+from .report_files import blurred, gallery_height, model_record, write_report
 
 __all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "build", "classify_batch"]
 
@@ -34,33 +36,13 @@ logger = logging.getLogger(__name__)
 
 TITLE = "Batch"
 ELEM_ID = "batch-tab"
-DEFAULT_THRESHOLD = 0.5
 #: The gallery shows previews of the first this many images (the table and downloads list every file).
 PREVIEW_LIMIT = 48
 GALLERY_COLUMNS = 5
 HEADERS = ["File", "NSFW score", "Verdict", "Note"]
 
-_CSS = """
-.batch-summary { display: flex; flex-wrap: wrap; gap: 10px; align-items: stretch; }
-.batch-summary .count { min-width: 92px; padding: 10px 14px; border-radius: 12px;
-  border: 1px solid var(--border-color-primary); background: var(--block-background-fill); }
-.batch-summary .count b { display: block; font-size: 1.6rem; line-height: 1.1; font-variant-numeric: tabular-nums; }
-.batch-summary .count span { font-size: 0.8rem; color: var(--body-text-color-subdued); }
-.batch-summary .count.nsfw { border-color: var(--nsfw); background: var(--nsfw-soft); }
-.batch-summary .count.nsfw b { color: var(--nsfw-strong); }
-.batch-summary .count.sfw { border-color: var(--sfw); background: var(--sfw-soft); }
-.batch-summary .count.sfw b { color: var(--sfw-strong); }
-.batch-summary .count.skipped b { color: var(--warn); }
-.batch-summary .meta { flex: 1 1 220px; align-self: center; font-size: 0.85rem; color: var(--body-text-color-subdued); }
-.batch-summary .meta code { font-size: 0.8rem; }
-.batch-empty, .batch-error { padding: 14px 16px; border-radius: 12px; border: 1px dashed var(--border-color-primary);
-  color: var(--body-text-color-subdued); }
-.batch-error { border: 1px solid var(--nsfw); background: var(--nsfw-soft); color: var(--body-text-color); }
-"""
-
-_EMPTY = (
-    '<div class="batch-empty" data-state="empty">Add images or .zip archives and press <b>Classify all</b>: '
-    "every file gets a row, unreadable ones with the reason.</div>"
+_EMPTY = empty_note(
+    "Add images or .zip archives and press <b>Classify all</b>: every file gets a row, unreadable ones with the reason."
 )
 
 
@@ -191,9 +173,19 @@ def classify(
         batch = run(loader, files, progress)
     except Exception as error:  # shown in the summary; user_message logs unexpected ones
         message = user_message(error, "batch classification")
-        card = f'<div class="batch-error" data-state="error" role="alert">{html.escape(message)}</div>'
-        return (None, card, *render(None, DEFAULT_THRESHOLD)[1:])
+        return (None, error_note(message), *render(None, DEFAULT_THRESHOLD)[1:])
     return (batch, *render(batch, threshold))
+
+
+def batch_done(batch: BatchRun | None, threshold: float) -> str:
+    """The sentence read out when a batch finishes: "12 images classified: 5 NSFW, 7 SFW, 0 skipped"."""
+    if batch is None:
+        return ""  # the error card is an alert of its own
+    counts = batch_summary(batch.results, threshold)
+    return (
+        f"{counts['classified']} images classified: {counts['nsfw']} NSFW, {counts['sfw']} SFW, "
+        f"{counts['skipped']} skipped"
+    )
 
 
 def rethreshold(batch: BatchRun | None, threshold: float) -> tuple[Any, ...]:
@@ -233,7 +225,7 @@ def build(loader: ModelLoader) -> None:
                 state, lambda run: ([r.prediction.nsfw_score for r in run.results if r.prediction], None), "batch-band"
             )
         with gr.Column(scale=7, min_width=320):
-            summary = gr.HTML(_EMPTY, elem_id="batch-summary", css_template=_CSS, padding=False)
+            summary = gr.HTML(_EMPTY, elem_id="batch-summary", padding=False)
             announcement = live_region("batch-announcement")
             with gr.Row():
                 csv_download = gr.DownloadButton("Download CSV", visible=False, size="sm", elem_id="batch-csv")
@@ -278,7 +270,9 @@ def build(loader: ModelLoader) -> None:
     )
 
 
-def classify_batch(loader: ModelLoader, files: Sequence[str] | None, threshold: float = 0.5) -> dict[str, Any]:
+def classify_batch(
+    loader: ModelLoader, files: Sequence[str] | None, threshold: float = DEFAULT_THRESHOLD
+) -> dict[str, Any]:
     """Classify many images at once; zip archives are opened and every image inside is classified.
 
     Args:

@@ -32,14 +32,16 @@ from model.evaluation.reports import ModelRecord, evaluation_csv, evaluation_rep
 from model.inputs.archives import ArchiveLimits
 from model.inputs.images import ImageLimits
 from model.tasks.pipeline import LabelledScores, load_previews, score_labelled
+from model.thresholds import DEFAULT_THRESHOLD
 
 from . import plots
-from .announce import evaluation_done, live_region
+from .announce import live_region
 from .band import band_panel
+from .cards import empty_note, error_note
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
-from .results import blurred, gallery_height, model_record, write_report
+from .report_files import blurred, gallery_height, model_record, write_report
 from .results_file import is_results_upload, read_scores
 
 __all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
@@ -48,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 TITLE = "Evaluate"
 ELEM_ID = "evaluate-tab"
-DEFAULT_THRESHOLD = 0.5
 #: Previews are made for the this many most confidently wrong files; the table lists them all.
 PREVIEW_LIMIT = 24
 #: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.
@@ -63,40 +64,9 @@ _CHOICE_NAMES = {
     "target_precision_at_prevalence": "Target precision in real traffic",
 }
 
-_CSS = """
-.eval-empty, .eval-error { padding: 14px 16px; border-radius: 12px; border: 1px dashed var(--border-color-primary);
-  color: var(--body-text-color-subdued); }
-.eval-error { border: 1px solid var(--nsfw); background: var(--nsfw-soft); color: var(--body-text-color); }
-.eval-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)); gap: 8px; }
-.eval-card { padding: 10px 12px; border-radius: 12px; border: 1px solid var(--border-color-primary);
-  background: var(--block-background-fill); }
-.eval-card b { display: block; font-size: 1.35rem; font-variant-numeric: tabular-nums; }
-.eval-card span { font-size: 0.74rem; color: var(--body-text-color-subdued); }
-.eval-card.weighted { border-color: var(--color-accent); }
-.eval-row { display: flex; flex-wrap: wrap; gap: 16px; margin-top: 12px; align-items: flex-start; }
-.eval-confusion { border-collapse: separate; border-spacing: 4px; font-variant-numeric: tabular-nums;
-  border: none; margin: 0; }
-.eval-confusion th { border: none; background: none; font-size: 0.78rem; font-weight: 600; text-align: left;
-  color: var(--body-text-color-subdued); padding: 2px 6px; }
-.eval-confusion td { min-width: 92px; padding: 8px 10px; border-radius: 10px; font-size: 1.05rem; }
-.eval-confusion td small { display: block; font-size: 0.72rem; color: var(--body-text-color-subdued); }
-.eval-confusion td.good { background: var(--sfw-soft); border: 1px solid var(--sfw); }
-.eval-confusion td.bad { background: var(--nsfw-soft); border: 1px solid var(--nsfw); }
-.eval-meta { flex: 1 1 220px; font-size: 0.85rem; color: var(--body-text-color-subdued); line-height: 1.5; }
-.eval-meta code { font-size: 0.8rem; }
-.eval-recommend { width: 100%; border-collapse: collapse; font-size: 0.88rem; font-variant-numeric: tabular-nums;
-  border: none; margin: 0; }
-.eval-recommend th, .eval-recommend td { padding: 6px 8px; border: none; background: none;
-  border-bottom: 1px solid var(--border-color-primary); text-align: right; }
-.eval-recommend th { font-size: 0.78rem; color: var(--body-text-color-subdued); }
-.eval-recommend th:first-child, .eval-recommend td:first-child { text-align: left; }
-.eval-recommend .missed { color: var(--warn); }
-"""
-
-_EMPTY = (
-    '<div class="eval-empty" data-state="empty">Upload a .zip whose images sit under folders named <b>nsfw</b> and '
-    "<b>sfw</b> (any case, at any depth), or images plus a CSV manifest with the columns <code>file,label</code>, "
-    "then press <b>Evaluate</b>.</div>"
+_EMPTY = empty_note(
+    "Upload a .zip whose images sit under folders named <b>nsfw</b> and <b>sfw</b> (any case, at any depth), or "
+    "images plus a CSV manifest with the columns <code>file,label</code>, then press <b>Evaluate</b>."
 )
 
 
@@ -348,9 +318,7 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
 
 
 def _error_views(error: BaseException) -> tuple[Any, ...]:
-    message = user_message(error, "evaluation")
-    card = f'<div class="eval-error" data-state="error" role="alert">{html.escape(message)}</div>'
-    return (card, *(gr.update(visible=False) for _ in range(OUTPUTS - 1)))
+    return (error_note(user_message(error, "evaluation")), *(gr.update(visible=False) for _ in range(OUTPUTS - 1)))
 
 
 def start(
@@ -404,6 +372,18 @@ def use_choice(
         return gr.skip()
     choice = _evaluate(state, options).recommended.get(key)
     return gr.skip() if choice is None else choice.rounded()
+
+
+def evaluation_done(run: EvaluationRun | None) -> str:
+    """The sentence read out when an evaluation finishes: "44 labelled images scored: 22 NSFW, 22 SFW, 2 skipped"."""
+    if run is None:
+        return ""
+    labels = run.scores.labels
+    nsfw = sum(labels)
+    return (
+        f"{len(labels)} labelled images scored: {nsfw} NSFW, {len(labels) - nsfw} SFW, "
+        f"{len(run.scores.skipped)} skipped. Metrics and plots are below."
+    )
 
 
 def build(loader: ModelLoader) -> None:
@@ -460,7 +440,7 @@ def build(loader: ModelLoader) -> None:
             )
             follow_band = band_panel(state, lambda run: (run.scores.scores, run.scores.labels), "evaluate-band")
         with gr.Column(scale=7, min_width=320):
-            summary = gr.HTML(_EMPTY, elem_id="evaluate-summary", css_template=_CSS, padding=False)
+            summary = gr.HTML(_EMPTY, elem_id="evaluate-summary", padding=False)
             announcement = live_region("evaluate-announcement")
             with gr.Row():
                 json_download = gr.DownloadButton("Report (JSON)", visible=False, size="sm", elem_id="evaluate-json")
@@ -468,7 +448,7 @@ def build(loader: ModelLoader) -> None:
                 metrics_download = gr.DownloadButton(
                     "Metrics (CSV)", visible=False, size="sm", elem_id="evaluate-metrics-csv"
                 )
-            recommended = gr.HTML("", visible=False, elem_id="evaluate-recommended", css_template=_CSS)
+            recommended = gr.HTML("", visible=False, elem_id="evaluate-recommended")
             with gr.Row():
                 use_buttons = [
                     gr.Button(visible=False, size="sm", elem_id=f"use-{key.replace('_', '-')}")

@@ -7,7 +7,6 @@ while the model is busy replace each other instead of queueing, so the display n
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from functools import partial
@@ -16,10 +15,11 @@ from typing import Any
 import gradio as gr
 
 from model import check_band, decide, decode_image
-from model.tasks.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE
+from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE
 
 from .announce import WATCH_DECISION
 from .band import band_chart, decision_card, score_series
+from .cards import empty_card, error_card
 from .errors import user_message
 from .loader import ModelLoader
 from .upload import upload_source
@@ -39,11 +39,8 @@ MAX_STREAMS = 4
 #: Scores kept for the rolling plot.
 HISTORY = 40
 
-_EMPTY_CARD = (
-    '<div class="verdict verdict-empty" data-decision="">'
-    '<div class="verdict-label">Camera off</div>'
-    '<div class="verdict-detail">Start the webcam and press record: frames are classified as they come.</div>'
-    "</div>"
+_EMPTY_CARD = empty_card(
+    "Camera off", "Start the webcam and press record: frames are classified as they come.", {"decision": ""}
 )
 
 BLUR_NOTE = "The camera view is blurred on screen until frames are allowed again."
@@ -69,10 +66,7 @@ def classify_frame(
         image = decode_image(upload_source(frame), classifier.limits, draft_min_side=classifier.draft_min_side).image
         [prediction] = classifier.predict([image])
     except Exception as error:  # shown in the card; the stream goes on with the next frame
-        card = (
-            '<div class="verdict verdict-error" role="alert"><div class="verdict-label">Could not classify</div>'
-            f'<div class="verdict-detail">{html.escape(user_message(error, "live frame"))}</div></div>'
-        )
+        card = error_card("Could not classify", user_message(error, "live frame"))
         return card, gr.HTML(), gr.HTML(), history, started
     now = time.monotonic()
     started = now if started is None else started

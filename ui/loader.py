@@ -74,8 +74,8 @@ class ModelLoader:
             self._finish(
                 None,
                 ModelLoadError(
-                    f"Could not load {self.settings.model}: an unexpected error occurred (see the server log). "
-                    "Restart the app; if it persists, set NSFW_MODEL to a local folder holding config.json and "
+                    f"Could not load {self.settings.model.display_id}: an unexpected error occurred (see the server "
+                    "log). Restart the app; if it persists, set NSFW_MODEL to a local folder holding config.json and "
                     "model.safetensors."
                 ),
             )

@@ -14,16 +14,17 @@ from PIL import Image, ImageDraw, ImageFilter
 from model import check_band, check_threshold
 from model.inputs.images import decode_image
 from model.tasks.explain import Explanation, explain, overlay_heatmap
-from model.tasks.moderation import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Moderation, moderate
-from model.thresholds import Decision
+from model.tasks.moderation import Moderation, moderate
+from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, DEFAULT_THRESHOLD, Decision
 
 from .band import band_chart, decision_card, score_series
-from .classify import NO_IMAGE_MESSAGE
+from .cards import empty_card, error_card
 from .errors import user_errors, user_message
 from .examples import example_buttons
 from .loader import ModelLoader
 from .mcp import bind
 from .upload import upload_source
+from .upload_classification import NO_IMAGE_MESSAGE
 
 __all__ = ["ELEM_ID", "EXPLAIN_TEXT", "TITLE", "add_api", "build", "explain_image", "moderate_image"]
 
@@ -33,10 +34,8 @@ TITLE = "Moderate"
 ELEM_ID = "moderate-tab"
 BAND_MODE = "Review band"
 SINGLE_MODE = "Single threshold"
-#: The single threshold's default, as in the Single image tab.
-DEFAULT_THRESHOLD = 0.5
 #: Scores at or above this blur the /explain image, as the single tab blurs an NSFW preview.
-EXPLAIN_BLUR_SCORE = 0.5
+EXPLAIN_BLUR_SCORE = DEFAULT_THRESHOLD
 EXPLAIN_TEXT = (
     "**What the heatmap shows:** the patches the model drew on while raising the NSFW score (brighter = more), "
     "from its attention weighted by the score's gradient (gradient-weighted attention rollout). "
@@ -47,10 +46,8 @@ EXPLAIN_TEXT = (
 
 _MARK_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.setAttribute('data-pending', ''); }}"
 _CLEAR_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.removeAttribute('data-pending'); }}"
-_EMPTY_CARD = (
-    '<div class="verdict verdict-empty" data-decision="">'
-    '<div class="verdict-label">No image yet</div>'
-    '<div class="verdict-detail">Upload or paste an image or an animated GIF/WebP/AVIF, or pick an example.</div></div>'
+_EMPTY_CARD = empty_card(
+    "No image yet", "Upload or paste an image or an animated GIF/WebP/AVIF, or pick an example.", {"decision": ""}
 )
 _BOX_COLOURS = {"allow": (22, 163, 74), "review": (217, 119, 6), "block": (220, 38, 38)}
 
@@ -199,10 +196,7 @@ def render(
     try:
         low, high = _band(mode, allow_below, block_above, threshold)
     except Exception as error:  # an impossible band is shown in the card, the scores stay
-        card = (
-            '<div class="verdict verdict-error" role="alert"><div class="verdict-label">Check the thresholds</div>'
-            f'<div class="verdict-detail">{html.escape(user_message(error, "band"))}</div></div>'
-        )
+        card = error_card("Check the thresholds", user_message(error, "band"))
         return card, hidden, gr.Image(), gr.Button(), gr.Button(), gr.Markdown(), hidden, hidden, None
     decision = result.decision(low, high)
     blur = decision != "allow" and not revealed
@@ -230,25 +224,8 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, scan: bool, *band: A
     try:
         result = moderate(loader.wait(), _require(upload_source(image)), scan=bool(scan))
     except Exception as error:  # shown in the decision card; user_message logs unexpected errors
-        card = (
-            '<div class="verdict verdict-error" role="alert"><div class="verdict-label">Could not moderate</div>'
-            f'<div class="verdict-detail">{html.escape(user_message(error, "moderation"))}</div></div>'
-        )
-        hidden = gr.HTML("", visible=False)
-        return (
-            None,
-            False,
-            None,
-            card,
-            hidden,
-            gr.Image(None, visible=False),
-            gr.Button(visible=False),
-            gr.Button(interactive=False),
-            gr.Markdown(visible=False),
-            hidden,
-            hidden,
-            None,
-        )
+        card = error_card("Could not moderate", user_message(error, "moderation"))
+        return (None, False, None, card, *render(None, *band, False, None)[1:])  # the other views as with no image
     return (result, False, None, *render(result, *band, False, None))
 
 
@@ -379,7 +356,7 @@ def build(loader: ModelLoader) -> None:
 
 
 def add_api(loader: ModelLoader) -> None:
-    """/moderate and /explain, on hidden components of their own (call inside the Blocks, as app._add_api does)."""
+    """/moderate and /explain, on hidden components of their own (call inside the Blocks, as app.build_demo does)."""
     with gr.Group(visible=False):
         image = gr.Image(type="filepath", label="image")
         allow_below = gr.Slider(0.0, 1.0, value=DEFAULT_ALLOW_BELOW, label="allow_below")

@@ -1,4 +1,5 @@
-"""The single-image tab: upload, webcam or paste -> verdict, score chart, probabilities, timings; a live threshold."""
+"""The single-image tab and /classify: upload, webcam or paste -> verdict, score chart, probabilities, timings; a
+live threshold."""
 
 from __future__ import annotations
 
@@ -9,28 +10,31 @@ from typing import Any
 import gradio as gr
 
 from model import NSFW, check_threshold
+from model.thresholds import DEFAULT_THRESHOLD
 
+from .cards import empty_card, error_card
 from .charts import probability_bars, score_chart
-from .classify import Classification, classify_upload
-from .errors import user_message
+from .errors import user_errors, user_message
 from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
 from .loader import ModelLoader
+from .mcp import bind
 from .upload import upload_source
+from .upload_classification import Classification, classify_upload
 
-__all__ = ["ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "build"]
+__all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "add_api", "build", "classify"]
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
-DEFAULT_THRESHOLD = 0.5
+#: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
+#: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
+CLASSIFY_CONCURRENCY = 8
 
 # While a new image is being classified its preview is blurred (it may be NSFW); the verdict then decides.
 _MARK_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.setAttribute('data-pending', ''); }}"
 _CLEAR_PENDING = f"() => {{ document.getElementById('{ELEM_ID}')?.removeAttribute('data-pending'); }}"
 
-_EMPTY_CARD = (
-    '<div class="verdict verdict-empty" data-label="">'
-    '<div class="verdict-label">No image yet</div>'
-    '<div class="verdict-detail">Drop, upload or paste an image, take a photo, or pick an example.</div></div>'
+_EMPTY_CARD = empty_card(
+    "No image yet", "Drop, upload or paste an image, take a photo, or pick an example.", {"label": ""}
 )
 
 Views = tuple[Any, Any, Any]
@@ -58,14 +62,6 @@ def verdict_card(result: Classification, threshold: float, revealed: bool) -> st
         f'<div class="verdict-main"><div class="verdict-label">{label}</div>{control}</div>'
         f'<div class="verdict-detail">{meaning} · score {result.nsfw_score:.3f} {relation} threshold '
         f"{threshold:.2f}</div></div>"
-    )
-
-
-def error_card(message: str) -> str:
-    return (
-        '<div class="verdict verdict-error" data-label="error" role="alert">'
-        '<div class="verdict-label">Could not classify</div>'
-        f'<div class="verdict-detail">{html.escape(message)}</div></div>'
     )
 
 
@@ -114,7 +110,13 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, threshold: float) ->
         result = classify_upload(loader.wait(), upload_source(image))
     except Exception as error:  # every failure is shown in the verdict card; user_message logs unexpected ones
         message = user_message(error, "single-image classification")
-        return None, False, error_card(message), gr.HTML("", visible=False), None
+        return (
+            None,
+            False,
+            error_card("Could not classify", message, {"label": "error"}),
+            gr.HTML("", visible=False),
+            None,
+        )
     return (result, False, *render(result, threshold, False, _nsfw_label(loader)))
 
 
@@ -199,4 +201,39 @@ def build(loader: ModelLoader) -> None:
         api_visibility="private",
         queue=False,
         show_progress="hidden",
+    )
+
+
+def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """Classify one image as NSFW or SFW.
+
+    Args:
+        image: the image file (JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC); over MCP, a base64 data URI.
+        threshold: NSFW when the NSFW score is at or above this value (0 to 1, default 0.5).
+
+    Returns:
+        {"label", "nsfw_score", "threshold", "probabilities", "model": {"id", "revision"}, "timings_ms",
+        "image": {"width", "height", "format"}, "notes"}.
+    """
+    with user_errors("classify"):
+        threshold = check_threshold(threshold)
+        result = classify_upload(loader.wait(), upload_source(image))
+    return result.to_json(threshold)
+
+
+def add_api(loader: ModelLoader) -> None:
+    """`/classify` (image, threshold) on hidden components of its own, so that no layout can change the API."""
+    with gr.Group(visible=False):
+        image = gr.Image(type="filepath", label="image")
+        threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
+        result = gr.JSON(label="result")
+    gr.on(
+        [],
+        bind(classify, loader),
+        [image, threshold],
+        result,
+        api_name="classify",
+        preprocess=False,
+        concurrency_limit=CLASSIFY_CONCURRENCY,
+        api_description=classify.__doc__,
     )

@@ -1,26 +1,28 @@
-"""The status panel: loading / ready (model id, revision, labels, input size, load time, device, engine) / error."""
+"""The status panel and /model_info: loading / ready (model id, revision, labels, input size, load time, device,
+engine) / error."""
 
 from __future__ import annotations
 
 import html
-from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from .loader import ModelLoader
+from .mcp import bind
 
-__all__ = ["build", "configured_id", "status_html"]
+__all__ = ["add_api", "build", "configured_id", "model_info", "status_html"]
 
 #: Seconds between refreshes of the panel while the model loads (the timer stops once it is ready or failed).
 POLL_SECONDS = 1.0
 
 
 def configured_id(loader: ModelLoader) -> str:
-    """The model as configured, before it is loaded: a Hub id (with @revision) or a local folder's name."""
+    """The model as configured, before it is loaded: its displayed id (a Hub id or a local folder's name), with
+    @revision when a Hub revision is pinned."""
     source = loader.settings.model
-    if source.local_dir is not None:
-        return Path(source.local_dir).name
-    return str(source)
+    pinned = f"@{source.revision}" if source.revision and not source.is_local else ""
+    return f"{source.display_id}{pinned}"
 
 
 def _chip(name: str, value: str, title: str | None = None, wide: bool = False) -> str:
@@ -55,9 +57,8 @@ def status_html(loader: ModelLoader) -> str:
     runtime = loader.wait(0).runtime
     revision = info.revision or "unknown"
     short_revision = revision[:7] if len(revision) == 40 else revision
-    model_name = info.repo_id or Path(info.source).name
     chips = [
-        _chip("Model", model_name, info.architecture, wide=True),
+        _chip("Model", info.display_id, info.architecture, wide=True),
         _chip("Revision", short_revision, revision),
         _chip("Labels", " · ".join(info.labels)),
         _chip("Input", " × ".join(str(side) for side in info.input_size[1:])),
@@ -86,3 +87,40 @@ def build(loader: ModelLoader) -> gr.HTML:
     gr.on(None, refresh, None, [panel, timer], show_progress="hidden", queue=False, api_visibility="private")
     timer.tick(refresh, None, [panel, timer], show_progress="hidden", queue=False, api_visibility="private")
     return panel
+
+
+def model_info(loader: ModelLoader) -> dict[str, Any]:
+    """The model's state: {"status": "loading"|"ready"|"error", "id", "revision", "labels", "input_size", "error",
+    "note", "runtime"}; "note" says why the model came from the local cache (Hub down, offline), else null;
+    "runtime" (null until ready) is {"device", "device_name" (e.g. GPU name and memory), "engine", "precision",
+    "batch_size", "zerogpu", "engine_note" (why the engine asked for is not running, else null)}."""
+    info = loader.info
+    if info is None:
+        error = loader.error
+        return {
+            "status": loader.status,
+            "id": configured_id(loader),
+            "revision": loader.settings.model.revision,
+            "labels": [],
+            "input_size": None,
+            "error": str(error) if error is not None else None,
+            "note": None,
+            "runtime": None,
+        }
+    return {
+        "status": "ready",
+        "id": info.display_id,
+        "revision": info.revision,
+        "labels": list(info.labels),
+        "input_size": list(info.input_size),
+        "error": None,
+        "note": info.note,
+        "runtime": loader.wait(0).runtime.to_json(),
+    }
+
+
+def add_api(loader: ModelLoader) -> None:
+    """`/model_info` (no inputs) on a hidden component of its own."""
+    with gr.Group(visible=False):
+        info = gr.JSON(label="model info")
+    gr.on([], bind(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)

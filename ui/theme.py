@@ -1,4 +1,4 @@
-"""Look and feel: the Gradio theme, the stylesheet (ui/style.css), the page header and footer."""
+"""Look and feel: the Gradio theme, the stylesheets (ui/style.css, ui/moderate.css), the page header and footer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import gradio as gr
 __all__ = ["HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME", "footer"]
 
 STYLESHEET = Path(__file__).with_name("style.css")
-#: The Moderate and Live webcam tabs' colours (allow / review / block) and blur.
+#: The Moderate and Live webcam tabs: the review band, scores over time, the blur.
 MODERATE_STYLESHEET = Path(__file__).with_name("moderate.css")
 #: Repairs to Gradio's own markup, run in the page as it renders: the nested, key-labelled upload button, unnamed
 #: image buttons, button labels that differ from their text, and the generic alt text of plots.

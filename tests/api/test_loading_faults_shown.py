@@ -16,7 +16,6 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-import app as demo_app
 from model import Classifier, ModelSource, Settings
 from model.errors import ModelLoadError
 from model.runtime.loading import WEIGHTS_FILE
@@ -24,7 +23,7 @@ from tests.support.app_process import launch_app
 from tests.support.hub_server import HubServer, closed_port
 from tests.support.images import EXAMPLES
 from tests.support.standin import COMMIT, REPO_ID
-from ui import ModelLoader, status
+from ui import ModelLoader, single, status
 
 ROCKET = str(EXAMPLES / "rocket.jpg")
 
@@ -86,10 +85,10 @@ def test_each_loading_fault_is_shown_in_the_status_panel_model_info_and_requests
     assert re.search(message, error)
     panel = status.status_html(loader)
     assert 'data-status="error"' in panel and html.escape(error) in panel
-    info = demo_app.model_info(loader)
+    info = status.model_info(loader)
     assert (info["status"], info["error"]) == ("error", error)
     with pytest.raises(gr.Error, match=message):
-        demo_app.classify(loader, None)
+        single.classify(loader, None)
 
 
 def test_offline_mode_with_a_cold_cache_is_shown_by_the_running_app(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-import app as demo_app
 from model import Classifier, ModelSource, Settings
 from model.errors import HubServerError, HubTimeoutError, ModelLoadError
 from tests.support.app_process import launch_app
@@ -89,7 +88,7 @@ def test_the_status_panel_shows_why_the_app_started_from_the_cache(hub: HubServe
     assert 'data-status="ready"' in panel
     assert f"Loaded from the local cache (commit {COMMIT[:12]}) because the Hub" in panel
     assert "answered with an error (500)" in panel
-    assert demo_app.model_info(loader)["revision"] == COMMIT
+    assert status.model_info(loader)["revision"] == COMMIT
 
 
 @pytest.mark.parametrize(
@@ -110,6 +109,6 @@ def test_the_status_panel_shows_each_hub_failure_when_nothing_is_cached(
     panel = status.status_html(loader)
     assert 'data-status="error"' in panel and "The model could not be loaded." in panel
     assert "and the model is not in the local cache" in panel
-    info = demo_app.model_info(loader)
+    info = status.model_info(loader)
     assert info["status"] == "error"
     assert re.search(message, info["error"])

@@ -110,7 +110,7 @@ def test_a_bad_setting_becomes_the_status_panels_error() -> None:
     loader = demo_app.create_loader(environ={"NSFW_MAX_PIXELS": "lots"})
     assert loader.status == "error"
     assert isinstance(loader.error, ConfigurationError)
-    info = demo_app.model_info(loader)
+    info = status.model_info(loader)
     assert info["status"] == "error" and "NSFW_MAX_PIXELS='lots' is not a whole number" in info["error"]
     assert "NSFW_MAX_PIXELS=&#x27;lots&#x27; is not a whole number" in status.status_html(loader)
 
@@ -121,7 +121,7 @@ def test_an_unexpected_load_failure_is_logged_and_shown_generically(caplog: pyte
 
     loader = ModelLoader(load, Settings()).start()
     with pytest.raises(gr.Error, match="an unexpected error occurred") as raised:
-        demo_app.classify(loader, {"path": ROCKET})
+        single.classify(loader, {"path": ROCKET})
     assert "secret internal detail" not in str(raised.value)
     assert "secret internal detail" in caplog.text
 
@@ -131,7 +131,7 @@ def test_load_errors_reach_every_request_with_their_remedy() -> None:
     loader = ModelLoader.failed(error, Settings())
     for _ in range(2):
         with pytest.raises(gr.Error, match="Set NSFW_MODEL to a folder"):
-            demo_app.classify(loader, {"path": ROCKET})
+            single.classify(loader, {"path": ROCKET})
 
 
 def test_adding_a_tab_is_one_entry_in_the_tab_list(classifier: Classifier) -> None:

@@ -21,8 +21,8 @@ __all__ = ["ROOT", "RunningApp", "free_port", "launch_app"]
 ROOT = Path(__file__).resolve().parents[2]
 #: Gradio prints this once the server listens (it may pick another port than asked if that one is taken).
 _URL_LINE = re.compile(r"Running on local URL:\s+(http://\S+)")
-#: What the app logs once per model run (ui.classify): the tests count these lines.
-INFERENCE_LINE = "ui.classify: inference:"
+#: What the app logs once per model run (ui.upload_classification): the tests count these lines.
+INFERENCE_LINE = "ui.upload_classification: inference:"
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ from model.__main__ import main as cli_main
 from model.runtime.devices import available_devices, resolve_device
 from tests.support.images import photo
 from ui import ModelLoader
-from ui.status import status_html
+from ui.status import model_info, status_html
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 
@@ -68,7 +68,7 @@ def test_auto_picks_the_best_device_present() -> None:
 
 def test_the_status_panel_and_model_info_show_the_device_and_the_engine(classifier: Classifier) -> None:
     loader = ModelLoader.ready(classifier)
-    runtime = demo_app.model_info(loader)["runtime"]
+    runtime = model_info(loader)["runtime"]
     assert runtime["device"] == str(classifier.device) and runtime["engine"] == classifier.runtime.engine
     panel = status_html(loader)
     assert "Device" in panel and classifier.runtime.device_name in panel

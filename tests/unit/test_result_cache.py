@@ -9,7 +9,7 @@ import pytest
 from model import Classifier
 from model.runtime.cache import ResultCache, content_key
 from tests.support.images import encode, noise_photo
-from ui.classify import classify_upload
+from ui.upload_classification import classify_upload
 
 
 def test_the_least_recently_used_entry_is_dropped_first() -> None:

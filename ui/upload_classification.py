@@ -7,15 +7,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from model import Classifier, EmptyFileError, Prediction, decode_image, verdict
 from model.inputs.images import read_upload
 from model.runtime.cache import content_key
-from model.runtime.loading import ModelInfo
 
-__all__ = ["Classification", "Timings", "classify_upload", "model_id"]
+__all__ = ["Classification", "Timings", "classify_upload"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +74,6 @@ class Classification:
         }
 
 
-def model_id(info: ModelInfo) -> str:
-    """The Hub id, or for a local folder only its name (the server's directory layout is not shown)."""
-    return info.repo_id or Path(info.source).name
-
-
 def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[str] | None) -> Classification:
     """Decode an upload with the classifier's limits and classify it, timing each step.
 
@@ -138,7 +131,7 @@ def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[st
         format=decoded.format,
         notes=decoded.notes,
         timings=timings,
-        model_id=model_id(classifier.info),
+        model_id=classifier.info.display_id,
         revision=classifier.info.revision,
     )
     classifier.recent.put(key, result)

@@ -1,4 +1,5 @@
-"""What the Batch and Evaluate tabs share: blurred previews, report files to download, the model record."""
+"""Report files for the Batch and Evaluate tabs: written for download (and pruned), the model record they carry, and
+the blurred previews and gallery size shown beside them."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def model_record(loader: ModelLoader) -> ModelRecord:
     """The loaded model's id (Hub id, or a local folder's name) and resolved revision, for reports."""
     info = loader.info
     if info is None:
-        return ModelRecord(id=str(loader.settings.model), revision=loader.settings.model.revision)
+        return ModelRecord(id=loader.settings.model.display_id, revision=loader.settings.model.revision)
     return ModelRecord.from_info(info)
 
 
