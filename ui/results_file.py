@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.evaluation.metrics import compute_curves
-from model.evaluation.results import FORMATS, labelled_rows, read_results
+from model.evaluation.results import FORMATS, labelled_rows, model_of, read_results
 from model.inputs.archives import DEFAULT_ARCHIVE_LIMITS
 from model.inputs.images import ImageLimits
 from model.jobs.commands import is_results_file
-from model.tasks.pipeline import LabelledScores
 
 if TYPE_CHECKING:
     from .evaluate import EvaluationRun
@@ -49,17 +49,14 @@ def read_scores(path: str, name: str | None = None) -> EvaluationRun:
     started = time.perf_counter()
     name = name or Path(path).name
     table = read_results(path, max_rows=MAX_ROWS, max_bytes=MAX_BYTES, name=name)
-    rows = labelled_rows(table, name)
-    scores = LabelledScores(
-        files=rows.files, labels=rows.labels, scores=rows.scores, skipped=rows.skipped, manifest=name
-    )
+    scores = replace(labelled_rows(table, name), manifest=name)
     curves = compute_curves(scores.labels, scores.scores)
     seconds = time.perf_counter() - started
     logger.info("Evaluation: %d scored rows read from a results file in %.1f s", len(scores.files), seconds)
     return EvaluationRun(
         scores=scores,
         curves=curves,
-        model=rows.model,
+        model=model_of(table),
         seconds=seconds,
         paths=(),
         names=(),

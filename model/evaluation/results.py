@@ -10,7 +10,6 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,7 +20,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigurationError, MissingLabelsError, ResultsFileError, ResultsFileTooLargeError
 from ..inputs.archives import LABEL_VALUES, Skipped
-from ..tasks.pipeline import FileResult
+from ..tasks.pipeline import FileResult, LabelledScores
 from ..thresholds import NSFW, SFW, verdict
 from .reports import ModelRecord, safe_cell
 
@@ -31,10 +30,10 @@ __all__ = [
     "MAX_BYTES",
     "MAX_ROWS",
     "SCHEMA",
-    "LabelledRows",
     "ResultsWriter",
     "check_output",
     "labelled_rows",
+    "model_of",
     "read_previous",
     "read_results",
     "rows_table",
@@ -313,24 +312,13 @@ def read_previous(path: Path, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_
     return _conform(read_results(path, max_rows=max_rows, max_bytes=max_bytes))
 
 
-@dataclass(frozen=True)
-class LabelledRows:
-    """The scored, labelled rows of a results file, and every row left out with its reason."""
-
-    files: tuple[str, ...]
-    labels: tuple[int, ...]
-    scores: tuple[float, ...]
-    skipped: tuple[Skipped, ...]
-    model: ModelRecord
-
-
 def _label_value(value: object) -> int | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return LABEL_VALUES.get(str(value).strip().casefold())
 
 
-def labelled_rows(table: pa.Table, name: str = "the results file") -> LabelledRows:
+def labelled_rows(table: pa.Table, name: str = "the results file") -> LabelledScores:
     """Files, true labels (1 = NSFW) and scores of a results table; unscored or unlabelled rows are skipped.
 
     The true label is the `true_label` column when the file has one (what `screen` writes), else `label` (a
@@ -383,16 +371,10 @@ def labelled_rows(table: pa.Table, name: str = "the results file") -> LabelledRo
             f"No scored row of {name} has a {label_column}. `screen` fills true_label when its source has labels "
             "(nsfw/sfw folders, or a manifest's label column); a hand-made file needs file, label and nsfw_score."
         )
-    return LabelledRows(
-        files=tuple(files),
-        labels=tuple(labels),
-        scores=tuple(scores),
-        skipped=tuple(skipped),
-        model=_model_of(table),
-    )
+    return LabelledScores(files=tuple(files), labels=tuple(labels), scores=tuple(scores), skipped=tuple(skipped))
 
 
-def _model_of(table: pa.Table) -> ModelRecord:
+def model_of(table: pa.Table) -> ModelRecord:
     """The model named in the file (the first row's model_id and revision), or a placeholder."""
 
     def first(column: str) -> str | None:

@@ -28,6 +28,7 @@ from ..evaluation.results import (
     ResultsWriter,
     check_output,
     labelled_rows,
+    model_of,
     read_previous,
     read_results,
     rows_table,
@@ -305,7 +306,7 @@ def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = 
         curves=curves,
     )
     rows = outcomes(labelled.files, labelled.labels, labelled.scores, options.threshold)
-    report = evaluation_report(evaluation, rows, list(labelled.skipped), labelled.model, curves=curves)
+    report = evaluation_report(evaluation, rows, list(labelled.skipped), model_of(table), curves=curves)
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
