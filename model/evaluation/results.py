@@ -10,6 +10,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,10 +31,15 @@ __all__ = [
     "MAX_BYTES",
     "MAX_ROWS",
     "SCHEMA",
+    "UPLOAD_MAX_BYTES",
+    "UPLOAD_MAX_ROWS",
     "ResultsWriter",
     "check_output",
+    "is_results_file",
+    "is_results_upload",
     "labelled_rows",
     "model_of",
+    "read_labelled",
     "read_previous",
     "read_results",
     "rows_table",
@@ -64,6 +70,9 @@ FORMATS = (".parquet", ".csv", ".jsonl")
 #: Default reading limits: a results file of two million rows is about 200 MB as CSV.
 MAX_ROWS = 5_000_000
 MAX_BYTES = 1024 * 1024 * 1024
+#: What the app reads from one uploaded results file: two million scored rows (about 200 MB of CSV, 40 MB of Parquet).
+UPLOAD_MAX_ROWS = 2_000_000
+UPLOAD_MAX_BYTES = 256 * 1024 * 1024
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Columns written as text in CSV: a formula-like file name gets a leading apostrophe there (see
 #: model.evaluation.reports).
@@ -384,3 +393,45 @@ def model_of(table: pa.Table) -> ModelRecord:
         return str(values[0].as_py()) if len(values) else None
 
     return ModelRecord(id=first("model_id") or "(named in the results file: unknown)", revision=first("revision"))
+
+
+def is_results_file(path: str) -> bool:
+    """A file of scores (has an `nsfw_score` column), as opposed to images or a manifest of paths."""
+    suffix = Path(path).suffix.casefold()
+    if suffix not in FORMATS or not os.path.isfile(path):
+        return False
+    try:
+        if suffix == ".parquet":
+            return "nsfw_score" in pq.read_schema(path).names
+        with open(path, encoding="utf-8", errors="replace") as text:
+            head = text.readline()
+    except (OSError, pa.ArrowException):
+        return False
+    return "nsfw_score" in (head if suffix == ".jsonl" else [name.strip().strip('"') for name in head.split(",")])
+
+
+def is_results_upload(files: Sequence[str] | None) -> bool:
+    """One uploaded .parquet or .jsonl file (never images, zips or a manifest, so a broken one gets the results file's
+    own message), or one .csv file that holds scores (an `nsfw_score` column) rather than a manifest of paths."""
+    if not files or len(files) != 1:
+        return False
+    suffix = Path(files[0]).suffix.casefold()
+    return suffix in FORMATS and (suffix != ".csv" or is_results_file(files[0]))
+
+
+def read_labelled(
+    path: str | os.PathLike[str],
+    name: str | None = None,
+    *,
+    max_rows: int = UPLOAD_MAX_ROWS,
+    max_bytes: int = UPLOAD_MAX_BYTES,
+) -> tuple[LabelledScores, ModelRecord]:
+    """The labelled scores of one results file (labels from `name`) and the model that produced them.
+
+    Raises:
+        ResultsFileError: a subclass, when the file is past the limits, unreadable, or lacks its columns.
+        EvaluationError: a subclass, when no row is labelled.
+    """
+    name = name or Path(path).name
+    table = read_results(path, max_rows=max_rows, max_bytes=max_bytes, name=name)
+    return replace(labelled_rows(table, name), manifest=name), model_of(table)

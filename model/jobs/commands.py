@@ -19,14 +19,15 @@ import pyarrow.parquet as pq
 
 from ..config import Settings
 from ..errors import ConfigurationError
-from ..evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL, compute_curves, evaluate, outcomes
-from ..evaluation.reports import ModelRecord, evaluation_report
+from ..evaluation.chain import evaluate_scores
+from ..evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
+from ..evaluation.reports import ModelRecord
 from ..evaluation.results import (
     COLUMNS,
-    FORMATS,
     SCHEMA,
     ResultsWriter,
     check_output,
+    is_results_file,
     labelled_rows,
     model_of,
     read_previous,
@@ -36,7 +37,7 @@ from ..evaluation.results import (
 from ..inputs.sources import Sources, collect_sources
 from ..thresholds import NSFW, SFW
 
-__all__ = ["EvaluateOptions", "ScreenOptions", "is_results_file", "run_evaluate", "run_screen"]
+__all__ = ["EvaluateOptions", "ScreenOptions", "run_evaluate", "run_screen"]
 
 logger = logging.getLogger(__name__)
 
@@ -256,21 +257,6 @@ def run_screen(options: ScreenOptions, settings: Settings, stream: TextIO = sys.
     return summary
 
 
-def is_results_file(path: str) -> bool:
-    """A file of scores (has an `nsfw_score` column), as opposed to images or a manifest of paths."""
-    suffix = Path(path).suffix.casefold()
-    if suffix not in FORMATS or not os.path.isfile(path):
-        return False
-    try:
-        if suffix == ".parquet":
-            return "nsfw_score" in pq.read_schema(path).names
-        with open(path, encoding="utf-8", errors="replace") as text:
-            head = text.readline()
-    except (OSError, pa.ArrowException):
-        return False
-    return "nsfw_score" in (head if suffix == ".jsonl" else [name.strip().strip('"') for name in head.split(",")])
-
-
 def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Any]:
     """`python -m model evaluate`: labelled images (classified on Ray) or results files -> the `/evaluate` report.
 
@@ -295,18 +281,15 @@ def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = 
                 writer.write(table)
                 writer.commit()
     labelled = labelled_rows(table, results_files[0] if len(results_files) == 1 else "the results")
-    curves = compute_curves(labelled.labels, labelled.scores)
-    evaluation = evaluate(
-        labelled.labels,
-        labelled.scores,
+    evaluated = evaluate_scores(
+        labelled,
+        model_of(table),
         options.threshold,
         target_precision=options.target_precision,
         target_recall=options.target_recall,
         prevalence=options.prevalence,
-        curves=curves,
     )
-    rows = outcomes(labelled.files, labelled.labels, labelled.scores, options.threshold)
-    report = evaluation_report(evaluation, rows, list(labelled.skipped), model_of(table), curves=curves)
+    report, evaluation = evaluated.report, evaluated.evaluation
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
