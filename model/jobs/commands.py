@@ -35,7 +35,7 @@ from ..evaluation.results import (
     rows_table,
 )
 from ..inputs.sources import Sources, collect_sources
-from ..thresholds import NSFW, SFW
+from ..thresholds import DEFAULT_THRESHOLD, NSFW, SFW
 
 __all__ = ["EvaluateOptions", "ScreenOptions", "run_evaluate", "run_screen"]
 
@@ -53,7 +53,7 @@ class ScreenOptions:
 
     sources: Sequence[str]
     out: Path
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
     resume: bool = False
     address: str | None = None
     actors: int | None = None
@@ -66,7 +66,7 @@ class EvaluateOptions:
 
     sources: Sequence[str]
     out: Path
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
     target_precision: float | None = DEFAULT_TARGET_PRECISION
     target_recall: float | None = DEFAULT_TARGET_RECALL
     prevalence: float | None = None
@@ -137,7 +137,7 @@ def _previous_rows(out: Path) -> pa.Table:
 def _refused_table(sources: Sources, settings: Settings, threshold: float, done: frozenset[str]) -> pa.Table:
     from ..tasks.pipeline import FileResult
 
-    model = ModelRecord(id=settings.model.repo_id or Path(str(settings.model)).name, revision=settings.model.revision)
+    model = ModelRecord(id=settings.model.display_id, revision=settings.model.revision)
     results = [FileResult(file=item.file, error=item.reason) for item in sources.refused if item.file not in done]
     return rows_table(results, threshold, model, sources.truths)
 
