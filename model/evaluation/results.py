@@ -20,6 +20,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ..errors import ConfigurationError, MissingLabelsError, ResultsFileError, ResultsFileTooLargeError
+from ..files import commit_file, temporary_path
 from ..inputs.archives import LABEL_VALUES, Skipped
 from ..tasks.pipeline import FileResult, LabelledScores
 from ..thresholds import NSFW, SFW, verdict
@@ -146,7 +147,7 @@ class ResultsWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = check_output(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self.temporary = temporary_path(self.path)
         self.rows = 0
         self._kind = self.path.suffix.casefold()
         self._parquet: pq.ParquetWriter | None = None
@@ -205,9 +206,7 @@ class ResultsWriter:
     def commit(self) -> None:
         """Close the temporary file, flush it to disk and move it over `path` atomically."""
         self.close()
-        with open(self.temporary, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(self.temporary, self.path)
+        commit_file(self.temporary, self.path)
 
 
 def _unsafe_cell(value: str | None) -> str | None:

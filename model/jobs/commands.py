@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
 import time
@@ -34,6 +33,7 @@ from ..evaluation.results import (
     read_results,
     rows_table,
 )
+from ..files import atomic_file, write_atomically
 from ..inputs.sources import Sources, collect_sources
 from ..thresholds import DEFAULT_THRESHOLD, NSFW, SFW
 
@@ -120,9 +120,8 @@ def _write_part(folder: Path, tables: list[pa.Table]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     number = len(list(folder.glob("part-*.parquet")))
     final = folder / f"part-{number:06d}.parquet"
-    temporary = folder / f".part-{number:06d}.parquet.partial"
-    pq.write_table(pa.concat_tables(tables), temporary)
-    os.replace(temporary, final)
+    with atomic_file(final) as temporary:
+        pq.write_table(pa.concat_tables(tables), temporary)
 
 
 def _previous_rows(out: Path) -> pa.Table:
@@ -292,9 +291,7 @@ def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = 
     report, evaluation = evaluated.report, evaluated.evaluation
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    temporary.write_text(json.dumps(report, indent=2, allow_nan=False), encoding="utf-8")
-    os.replace(temporary, out)
+    write_atomically(out, json.dumps(report, indent=2, allow_nan=False))
     stream.write(
         f"evaluate: {evaluation.n:,} labelled images ({evaluation.n_nsfw:,} NSFW, {evaluation.n_sfw:,} SFW), "
         f"{len(labelled.skipped):,} skipped; at {evaluation.threshold:g}: precision {evaluation.precision:.3f}, "
