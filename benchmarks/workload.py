@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from model.files import write_atomically
 from tests.support.images import encode, large_jpeg, noise_photo
 from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 
@@ -191,9 +192,7 @@ def _write_once(path: Path, make: Callable[[], bytes]) -> Path:
     """Images are made by code and kept between runs: a 24 MP JPEG takes seconds to make."""
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".part")
-        temporary.write_bytes(make())
-        temporary.replace(path)
+        write_atomically(path, make())
     return path
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from .config import load_settings
 from .errors import ClassifierError, ConfigurationError, ModelLoadError
 from .evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
-from .thresholds import check_threshold, verdict
+from .thresholds import DEFAULT_THRESHOLD, check_threshold, verdict
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC files")
     parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
     parser.add_argument("--device", help="auto (default: NSFW_DEVICE, else CUDA if present), cpu, cuda, cuda:N, mps")
-    parser.add_argument("--threshold", type=float, default=0.5, help="NSFW when score >= threshold (default 0.5)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"NSFW when score >= threshold (default {DEFAULT_THRESHOLD:g})",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
 
@@ -36,7 +41,12 @@ SUBCOMMANDS = ("screen", "evaluate")
 
 def _add_ray_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="NSFW when score >= threshold (default 0.5)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"NSFW when score >= threshold (default {DEFAULT_THRESHOLD:g})",
+    )
     parser.add_argument("--address", help="Ray cluster to run on (default: RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--actors", type=int, help="model copies (default: one per GPU, else one per two CPUs)")
     parser.add_argument("--threads", type=int, help="torch threads per actor (default: CPUs per actor)")

@@ -17,19 +17,19 @@ import gradio as gr
 from PIL import Image
 
 from model import ConfigurationError, check_threshold
+from model.evaluation.chain import EvaluatedSet, evaluate_scores
 from model.evaluation.metrics import (
     DEFAULT_TARGET_PRECISION,
     DEFAULT_TARGET_RECALL,
     Curves,
     Evaluation,
-    Outcome,
     compute_curves,
     evaluate,
     misclassified,
-    outcomes,
 )
-from model.evaluation.reports import ModelRecord, evaluation_csv, evaluation_report, metrics_csv
-from model.inputs.archives import ArchiveLimits
+from model.evaluation.reports import ModelRecord, evaluation_csv, metrics_csv
+from model.evaluation.results import is_results_upload, read_labelled
+from model.inputs.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
 from model.inputs.images import ImageLimits
 from model.tasks.pipeline import LabelledScores, load_previews, score_labelled
 from model.thresholds import DEFAULT_THRESHOLD
@@ -42,7 +42,6 @@ from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
 from .report_files import blurred, gallery_height, model_record, write_report
-from .results_file import is_results_upload, read_scores
 
 __all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
 
@@ -127,7 +126,7 @@ def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress 
     if not files:
         raise gr.Error("No files were given. Upload a labelled .zip (or images and a CSV manifest) first.")
     if is_results_upload(files):  # scores computed elsewhere (`python -m model screen`): the model does not run
-        return read_scores(files[0])
+        return _results_run(files[0])
     classifier = loader.wait()
     started = time.perf_counter()
     if progress is not None:
@@ -152,6 +151,29 @@ def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress 
         names=tuple(names),
         archive_limits=limits,
         image_limits=classifier.limits,
+    )
+
+
+def _results_run(path: str) -> EvaluationRun:
+    """The labelled scores of a results file as a run: curves computed once, no previews."""
+    started = time.perf_counter()
+    scores, model = read_labelled(path)
+    curves = compute_curves(scores.labels, scores.scores)
+    seconds = time.perf_counter() - started
+    logger.info("Evaluation: %d scored rows read from a results file in %.1f s", len(scores.files), seconds)
+    return EvaluationRun(scores, curves, model, seconds, (), (), DEFAULT_ARCHIVE_LIMITS, ImageLimits())
+
+
+def _evaluated(state: EvaluationRun, options: Options) -> EvaluatedSet:
+    """The one evaluation chain on the stored scores (their curves are reused)."""
+    return evaluate_scores(
+        state.scores,
+        state.model,
+        options.threshold,
+        target_precision=options.target_precision,
+        target_recall=options.target_recall,
+        prevalence=options.prevalence,
+        curves=state.curves,
     )
 
 
@@ -257,11 +279,11 @@ def _previews(state: EvaluationRun, names: Sequence[str]) -> None:
         state.previews[name] = found.get(name)
 
 
-def _downloads(state: EvaluationRun, evaluation: Evaluation, rows: list[Outcome]) -> tuple[str, str, str]:
+def _downloads(state: EvaluationRun, evaluated: EvaluatedSet) -> tuple[str, str, str]:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    report = evaluation_report(evaluation, rows, state.scores.skipped, state.model, curves=state.curves)
+    evaluation, rows = evaluated.evaluation, evaluated.outcomes
     return (
-        write_report(f"nsfw-evaluation-{stamp}.json", json.dumps(report, indent=2, allow_nan=False)),
+        write_report(f"nsfw-evaluation-{stamp}.json", json.dumps(evaluated.report, indent=2, allow_nan=False)),
         write_report(f"nsfw-evaluation-files-{stamp}.csv", evaluation_csv(rows, evaluation.threshold, state.model)),
         write_report(f"nsfw-evaluation-metrics-{stamp}.csv", metrics_csv(evaluation, state.model)),
     )
@@ -277,10 +299,9 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
     if state is None:
         hidden = gr.update(visible=False)
         return (_EMPTY, *(hidden for _ in range(OUTPUTS - 1)))
-    evaluation = _evaluate(state, options)
-    scores = state.scores
-    rows = outcomes(scores.files, scores.labels, scores.scores, options.threshold)
-    wrong = misclassified(rows)
+    evaluated = _evaluated(state, options)
+    evaluation, scores = evaluated.evaluation, state.scores
+    wrong = misclassified(evaluated.outcomes)
     _previews(state, [row.file for row in wrong[:PREVIEW_LIMIT]])
     gallery = [
         (blurred(image), f"{row.outcome} {row.nsfw_score:.3f} · {row.file}")
@@ -292,7 +313,7 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
         choice = evaluation.recommended.get(key)
         label = f"Use {_CHOICE_NAMES[key]} ({choice.rounded():.3f})" if choice else ""
         buttons.append(gr.Button(label, visible=choice is not None))
-    json_path, files_csv, metrics_path = _downloads(state, evaluation, rows)
+    json_path, files_csv, metrics_path = _downloads(state, evaluated)
     # "str" table cells are shown as text: names that anyone can choose are never run as HTML.
     wrong_rows = [[row.file, row.label, f"{row.nsfw_score:.4f}", row.outcome] for row in wrong[:TABLE_LIMIT]]
     shown = f" ({TABLE_LIMIT:,} most confidently wrong listed; all in Files (CSV))" if len(wrong) > TABLE_LIMIT else ""
@@ -531,7 +552,7 @@ def build(loader: ModelLoader) -> None:
 def evaluate_set(
     loader: ModelLoader,
     zip_file: str | None,
-    threshold: float = 0.5,
+    threshold: float = DEFAULT_THRESHOLD,
     target_precision: float = DEFAULT_TARGET_PRECISION,
     target_recall: float = DEFAULT_TARGET_RECALL,
     prevalence: float | None = None,
@@ -562,10 +583,7 @@ def evaluate_set(
             prevalence=prevalence or None,
         )
         state = run(loader, [zip_file] if zip_file else None)
-        evaluation = _evaluate(state, options)
-        scores = state.scores
-        rows = outcomes(scores.files, scores.labels, scores.scores, options.threshold)
-        return evaluation_report(evaluation, rows, scores.skipped, state.model, curves=state.curves)
+        return _evaluated(state, options).report
 
 
 def add_api(loader: ModelLoader) -> None:

@@ -9,10 +9,11 @@ from functools import partial
 from typing import Any
 
 import gradio as gr
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 from model import check_band, check_threshold
 from model.inputs.images import decode_image
+from model.inputs.previews import blurred
 from model.tasks.explain import Explanation, explain, overlay_heatmap
 from model.tasks.moderation import Moderation, moderate
 from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, DEFAULT_THRESHOLD, Decision
@@ -100,7 +101,7 @@ def explain_image(loader: ModelLoader, image: dict[str, Any] | str | None) -> Im
             _require(upload_source(image)), classifier.limits, draft_min_side=classifier.draft_min_side
         )
         explanation = explain(classifier, decoded.image)
-        base = _blurred(decoded.image) if explanation.nsfw_score >= EXPLAIN_BLUR_SCORE else decoded.image
+        base = blurred(decoded.image) if explanation.nsfw_score >= EXPLAIN_BLUR_SCORE else decoded.image
         return overlay_heatmap(base, explanation)
 
 
@@ -108,10 +109,6 @@ def _require(image: str | bytes | None) -> str | bytes:
     if image is None or (isinstance(image, str) and not image):
         raise gr.Error(NO_IMAGE_MESSAGE, title="No image")
     return image
-
-
-def _blurred(image: Image.Image) -> Image.Image:
-    return image.filter(ImageFilter.GaussianBlur(radius=max(6, max(image.size) // 24)))
 
 
 def _band(mode: str, allow_below: float, block_above: float, threshold: float) -> tuple[float, float]:
@@ -127,7 +124,7 @@ def preview_image(
 ) -> Image.Image:
     """The preview: heatmap blended on when explained, blurred unless allowed or revealed, the top tile boxed."""
     hidden = decision != "allow" and not revealed
-    base = _blurred(result.preview) if hidden else result.preview
+    base = blurred(result.preview) if hidden else result.preview
     image = overlay_heatmap(base, explanation, max_side=None) if explanation is not None else base.copy()
     if result.scan is not None:
         scale = result.preview_scale

@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 from gradio.utils import get_upload_folder
-from PIL import Image, ImageFilter
 
 from model.evaluation.reports import ModelRecord
+from model.inputs.previews import blurred
 
 from .loader import ModelLoader
 
@@ -24,14 +24,6 @@ logger = logging.getLogger(__name__)
 #: report, and are deleted after an hour.
 REPORT_FOLDER = "nsfw-reports"
 _REPORT_MAX_AGE_SECONDS = 3600
-#: A blurred preview is first shrunk to this many pixels across, so nothing recognisable survives the blur.
-_BLUR_CELLS = 8
-
-
-def blurred(image: Image.Image) -> Image.Image:
-    """The preview with its content hidden: pixelated to a few cells, then smoothed."""
-    small = image.resize((_BLUR_CELLS, max(1, round(_BLUR_CELLS * image.height / image.width))), Image.Resampling.BOX)
-    return small.resize(image.size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(radius=6))
 
 
 def gallery_height(count: int, columns: int, row_pixels: int = 140, max_rows: int = 3) -> int:

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..thresholds import NSFW, SFW, verdict
@@ -49,7 +48,7 @@ class ModelRecord:
     @classmethod
     def from_info(cls, info: ModelInfo) -> ModelRecord:
         """The Hub id, or for a local folder only its name (a server's directory layout is not published)."""
-        return cls(id=info.repo_id or Path(info.source).name, revision=info.revision)
+        return cls(id=info.display_id, revision=info.revision)
 
     def to_dict(self) -> dict[str, str | None]:
         return {"id": self.id, "revision": self.revision}

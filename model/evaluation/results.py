@@ -10,7 +10,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,8 +20,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ..errors import ConfigurationError, MissingLabelsError, ResultsFileError, ResultsFileTooLargeError
+from ..files import commit_file, temporary_path
 from ..inputs.archives import LABEL_VALUES, Skipped
-from ..tasks.pipeline import FileResult
+from ..tasks.pipeline import FileResult, LabelledScores
 from ..thresholds import NSFW, SFW, verdict
 from .reports import ModelRecord, safe_cell
 
@@ -31,10 +32,15 @@ __all__ = [
     "MAX_BYTES",
     "MAX_ROWS",
     "SCHEMA",
-    "LabelledRows",
+    "UPLOAD_MAX_BYTES",
+    "UPLOAD_MAX_ROWS",
     "ResultsWriter",
     "check_output",
+    "is_results_file",
+    "is_results_upload",
     "labelled_rows",
+    "model_of",
+    "read_labelled",
     "read_previous",
     "read_results",
     "rows_table",
@@ -65,6 +71,9 @@ FORMATS = (".parquet", ".csv", ".jsonl")
 #: Default reading limits: a results file of two million rows is about 200 MB as CSV.
 MAX_ROWS = 5_000_000
 MAX_BYTES = 1024 * 1024 * 1024
+#: What the app reads from one uploaded results file: two million scored rows (about 200 MB of CSV, 40 MB of Parquet).
+UPLOAD_MAX_ROWS = 2_000_000
+UPLOAD_MAX_BYTES = 256 * 1024 * 1024
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Columns written as text in CSV: a formula-like file name gets a leading apostrophe there (see
 #: model.evaluation.reports).
@@ -138,7 +147,7 @@ class ResultsWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = check_output(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self.temporary = temporary_path(self.path)
         self.rows = 0
         self._kind = self.path.suffix.casefold()
         self._parquet: pq.ParquetWriter | None = None
@@ -197,9 +206,7 @@ class ResultsWriter:
     def commit(self) -> None:
         """Close the temporary file, flush it to disk and move it over `path` atomically."""
         self.close()
-        with open(self.temporary, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(self.temporary, self.path)
+        commit_file(self.temporary, self.path)
 
 
 def _unsafe_cell(value: str | None) -> str | None:
@@ -313,24 +320,13 @@ def read_previous(path: Path, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_
     return _conform(read_results(path, max_rows=max_rows, max_bytes=max_bytes))
 
 
-@dataclass(frozen=True)
-class LabelledRows:
-    """The scored, labelled rows of a results file, and every row left out with its reason."""
-
-    files: tuple[str, ...]
-    labels: tuple[int, ...]
-    scores: tuple[float, ...]
-    skipped: tuple[Skipped, ...]
-    model: ModelRecord
-
-
 def _label_value(value: object) -> int | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return LABEL_VALUES.get(str(value).strip().casefold())
 
 
-def labelled_rows(table: pa.Table, name: str = "the results file") -> LabelledRows:
+def labelled_rows(table: pa.Table, name: str = "the results file") -> LabelledScores:
     """Files, true labels (1 = NSFW) and scores of a results table; unscored or unlabelled rows are skipped.
 
     The true label is the `true_label` column when the file has one (what `screen` writes), else `label` (a
@@ -383,16 +379,10 @@ def labelled_rows(table: pa.Table, name: str = "the results file") -> LabelledRo
             f"No scored row of {name} has a {label_column}. `screen` fills true_label when its source has labels "
             "(nsfw/sfw folders, or a manifest's label column); a hand-made file needs file, label and nsfw_score."
         )
-    return LabelledRows(
-        files=tuple(files),
-        labels=tuple(labels),
-        scores=tuple(scores),
-        skipped=tuple(skipped),
-        model=_model_of(table),
-    )
+    return LabelledScores(files=tuple(files), labels=tuple(labels), scores=tuple(scores), skipped=tuple(skipped))
 
 
-def _model_of(table: pa.Table) -> ModelRecord:
+def model_of(table: pa.Table) -> ModelRecord:
     """The model named in the file (the first row's model_id and revision), or a placeholder."""
 
     def first(column: str) -> str | None:
@@ -402,3 +392,45 @@ def _model_of(table: pa.Table) -> ModelRecord:
         return str(values[0].as_py()) if len(values) else None
 
     return ModelRecord(id=first("model_id") or "(named in the results file: unknown)", revision=first("revision"))
+
+
+def is_results_file(path: str) -> bool:
+    """A file of scores (has an `nsfw_score` column), as opposed to images or a manifest of paths."""
+    suffix = Path(path).suffix.casefold()
+    if suffix not in FORMATS or not os.path.isfile(path):
+        return False
+    try:
+        if suffix == ".parquet":
+            return "nsfw_score" in pq.read_schema(path).names
+        with open(path, encoding="utf-8", errors="replace") as text:
+            head = text.readline()
+    except (OSError, pa.ArrowException):
+        return False
+    return "nsfw_score" in (head if suffix == ".jsonl" else [name.strip().strip('"') for name in head.split(",")])
+
+
+def is_results_upload(files: Sequence[str] | None) -> bool:
+    """One uploaded .parquet or .jsonl file (never images, zips or a manifest, so a broken one gets the results file's
+    own message), or one .csv file that holds scores (an `nsfw_score` column) rather than a manifest of paths."""
+    if not files or len(files) != 1:
+        return False
+    suffix = Path(files[0]).suffix.casefold()
+    return suffix in FORMATS and (suffix != ".csv" or is_results_file(files[0]))
+
+
+def read_labelled(
+    path: str | os.PathLike[str],
+    name: str | None = None,
+    *,
+    max_rows: int = UPLOAD_MAX_ROWS,
+    max_bytes: int = UPLOAD_MAX_BYTES,
+) -> tuple[LabelledScores, ModelRecord]:
+    """The labelled scores of one results file (labels from `name`) and the model that produced them.
+
+    Raises:
+        ResultsFileError: a subclass, when the file is past the limits, unreadable, or lacks its columns.
+        EvaluationError: a subclass, when no row is labelled.
+    """
+    name = name or Path(path).name
+    table = read_results(path, max_rows=max_rows, max_bytes=max_bytes, name=name)
+    return replace(labelled_rows(table, name), manifest=name), model_of(table)

@@ -7,13 +7,11 @@ and the declared sizes and compression ratios. The same limits are enforced agai
 decompressed, because declared sizes can lie. Per-image pixel limits are left to `model.inputs.images.decode_image`.
 
 Labels for evaluation come from folder names (`nsfw` / `sfw`, any case, at any depth) or a CSV manifest
-(`file,label`); see `parse_manifest`.
+(`file,label`), read by `model.inputs.manifest`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import lzma
 import os
@@ -38,6 +36,7 @@ from ..errors import (
     SingleClassError,
     UnsafeArchiveError,
 )
+from .manifest import LABEL_VALUES, manifest_from_bytes
 
 __all__ = [
     "DEFAULT_ARCHIVE_LIMITS",
@@ -53,7 +52,6 @@ __all__ = [
     "folder_label",
     "is_zip",
     "open_uploads",
-    "parse_manifest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,11 +59,6 @@ logger = logging.getLogger(__name__)
 #: Label values (NSFW is the positive class, as scikit-learn expects 1).
 NSFW_LABEL = 1
 SFW_LABEL = 0
-#: Manifest label spellings, compared case-insensitively after stripping spaces.
-LABEL_VALUES = {"nsfw": 1, "sfw": 0, "1": 1, "0": 0, "true": 1, "false": 0}
-_LABEL_SPELLINGS = "nsfw, sfw, 1, 0, true or false"
-_FILE_COLUMNS = ("file", "filename", "file_name", "path", "image")
-_LABEL_COLUMNS = ("label", "class")
 #: Files that operating systems add to archives; never listed, never read.
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _IGNORED_FOLDERS = frozenset({"__MACOSX"})
@@ -217,61 +210,6 @@ def folder_label(name: str) -> int | None:
     if len(found) > 1:
         raise ValueError("its path has both an nsfw and an sfw folder, so its label is ambiguous")
     return found.pop() if found else None
-
-
-def parse_manifest(text: str, source: str = "manifest.csv") -> dict[str, int]:
-    """Read a CSV manifest into {file: label}.
-
-    The first row is a header with a `file` column (or filename, file_name, path, image) and a `label` column (or
-    class); a file whose first row is already `name,label` has no header and uses the first two columns. Labels
-    are nsfw/sfw, 1/0 or true/false in any case (NSFW is 1). Comma, semicolon and tab delimiters are accepted.
-
-    Raises:
-        ManifestError: with the line numbers of unreadable rows, unknown labels or conflicting duplicates.
-    """
-    text = text.lstrip("\ufeff")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1) if any(row)]
-    if not rows:
-        raise ManifestError(f"{source} is empty: write one 'file,label' row per image (labels nsfw or sfw).")
-    header = [cell.strip().casefold() for cell in rows[0][1]]
-    if len(header) >= 2 and header[1] in LABEL_VALUES:
-        file_column, label_column = 0, 1
-    else:
-        file_column = next((header.index(name) for name in _FILE_COLUMNS if name in header), None)
-        label_column = next((header.index(name) for name in _LABEL_COLUMNS if name in header), None)
-        if file_column is None or label_column is None:
-            raise ManifestError(
-                f"{source} has no 'file' and 'label' columns (its first row is {', '.join(rows[0][1])!r}). "
-                "Start it with the header row 'file,label'."
-            )
-        rows = rows[1:]
-    labels: dict[str, int] = {}
-    problems: list[str] = []
-    for number, row in rows:
-        if len(row) <= max(file_column, label_column):
-            problems.append(f"line {number}: expected a file and a label, found {len(row)} column(s)")
-            continue
-        file = row[file_column].strip().replace("\\", "/").removeprefix("./")
-        value = row[label_column].strip()
-        label = LABEL_VALUES.get(value.casefold())
-        if not file:
-            problems.append(f"line {number}: the file name is empty")
-        elif label is None:
-            problems.append(f"line {number}: label {value!r} is not one of {_LABEL_SPELLINGS} (any case)")
-        elif labels.get(file, label) != label:
-            problems.append(f"line {number}: {file!r} is listed again with the other label")
-        else:
-            labels[file] = label
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise ManifestError(f"{source}: " + "; ".join(problems[:5]) + more + ".")
-    if not labels:
-        raise ManifestError(f"{source} has a header but no rows: add one 'file,label' row per image.")
-    return labels
 
 
 def _directory_summary(file: BinaryIO) -> tuple[int, int]:
@@ -614,12 +552,8 @@ def _label(uploads: UploadSet, manifests: list[Item]) -> None:
         raise ManifestError(f"Found {len(manifests)} CSV files ({listed}): keep exactly one 'file,label' manifest.")
     if manifests:
         manifest = manifests[0]
-        raw = uploads.read_member(manifest)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ManifestError(f"{manifest.name} is not UTF-8 text: save the manifest as CSV (UTF-8).") from None
-        _apply_manifest(uploads, parse_manifest(text, manifest.name), manifest)
+        labels = manifest_from_bytes(uploads.read_member(manifest), manifest.name)
+        _apply_manifest(uploads, labels, manifest)
         uploads.manifest = manifest.name
     labelled: list[Item] = []
     for item in uploads.items:
@@ -653,7 +587,7 @@ def _label(uploads: UploadSet, manifests: list[Item]) -> None:
     uploads.items = labelled
 
 
-def _apply_manifest(uploads: UploadSet, labels: dict[str, int], manifest: Item) -> None:
+def _apply_manifest(uploads: UploadSet, labels: dict[str, int | None], manifest: Item) -> None:
     """Match manifest rows to items: relative to the manifest's folder, then the archive root, then the file name."""
     folder = str(PurePosixPath(manifest.member).parent) if manifest.member else "."
     by_key: dict[str, Item] = {}

@@ -11,19 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.fs as pa_fs
-import pyarrow.parquet as pq
 
-from ..errors import ManifestError, SourceError
-from .archives import IGNORED_NAMES, LABEL_VALUES, folder_label, is_zip
+from ..errors import SourceError
+from .archives import IGNORED_NAMES, folder_label, is_zip
+from .manifest import MANIFEST_SUFFIXES, read_manifest
 
 __all__ = ["MANIFEST_SUFFIXES", "Refused", "Sources", "collect_sources", "is_uri", "normalize"]
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_SUFFIXES = (".csv", ".parquet")
-_PATH_COLUMNS = ("path", "file")
 _GLOB_CHARACTERS = frozenset("*?[")
 _IGNORED_FOLDERS = frozenset({"__MACOSX", ".git"})
 _MAX_MANIFEST_BYTES = 2 * 1024**3
@@ -149,49 +146,11 @@ class _Collector:
                 self.add_file(shown, _truth(shown))
 
     def add_manifest(self, manifest: str, max_rows: int) -> None:
-        """Every row of a CSV or Parquet manifest: a `path` (relative to the manifest) and an optional `label`."""
-        table = _read_manifest(manifest, max_rows)
-        column = next((name for name in _PATH_COLUMNS if name in table.column_names), None)
-        if column is None:
-            raise ManifestError(
-                f"The manifest {manifest} has no path column; found {', '.join(table.column_names) or 'none'}. "
-                "Give one file per row in a column named path (and an optional label column: nsfw or sfw)."
-            )
+        """Every row of a CSV or Parquet manifest (see `model.inputs.manifest`): a path relative to the manifest,
+        absolute or a URI, with its label when the row gives one."""
         base = os.path.dirname(manifest)
-        labels = table.column("label").to_pylist() if "label" in table.column_names else [None] * table.num_rows
-        for row, (path, raw) in enumerate(zip(table.column(column).to_pylist(), labels, strict=True), start=2):
-            if path is None or not str(path).strip():
-                continue
-            path = str(path).strip()
-            truth = None
-            if raw is not None and str(raw).strip():
-                truth = LABEL_VALUES.get(str(raw).strip().casefold())
-                if truth is None:
-                    raise ManifestError(
-                        f"Row {row} of {manifest} has the label {str(raw)[:40]!r}; use nsfw, sfw, 1, 0, true or false."
-                    )
+        for path, truth in read_manifest(manifest, max_bytes=_MAX_MANIFEST_BYTES, max_rows=max_rows).items():
             self.add_file(path if is_uri(path) or os.path.isabs(path) else os.path.join(base, path), truth)
-
-
-def _read_manifest(manifest: str, max_rows: int) -> pa.Table:
-    size = os.stat(manifest).st_size
-    if size > _MAX_MANIFEST_BYTES:
-        raise ManifestError(f"The manifest {manifest} is {_megabytes(size)} MB; split it into smaller ones.")
-    try:
-        if manifest.casefold().endswith(".parquet"):
-            table = pq.read_table(manifest)
-        else:
-            options = pa_csv.ConvertOptions(
-                column_types={"path": "string", "file": "string", "label": "string"}, strings_can_be_null=True
-            )
-            table = pa_csv.read_csv(manifest, convert_options=options)
-    except Exception as error:  # pyarrow's own errors, named in the message for the person who wrote the file
-        raise ManifestError(
-            f"The manifest {manifest} could not be read ({str(error).splitlines()[0][:200]})."
-        ) from None
-    if table.num_rows > max_rows:
-        raise ManifestError(f"The manifest {manifest} has {table.num_rows:,} rows; the most read is {max_rows:,}.")
-    return table
 
 
 def collect_sources(arguments: Sequence[str], *, max_file_bytes: int, max_manifest_rows: int = 10_000_000) -> Sources:
@@ -202,7 +161,7 @@ def collect_sources(arguments: Sequence[str], *, max_file_bytes: int, max_manife
 
     Raises:
         SourceError: a source does not exist, a glob matches nothing, or there is nothing to classify.
-        ManifestError: a manifest is unreadable, has no path column, or an unknown label.
+        ManifestError: a manifest is refused by `model.inputs.manifest.read_manifest`.
     """
     collector = _Collector(max_file_bytes)
     for argument in arguments:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sys
 import time
@@ -19,23 +18,26 @@ import pyarrow.parquet as pq
 
 from ..config import Settings
 from ..errors import ConfigurationError
-from ..evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL, compute_curves, evaluate, outcomes
-from ..evaluation.reports import ModelRecord, evaluation_report
+from ..evaluation.chain import evaluate_scores
+from ..evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
+from ..evaluation.reports import ModelRecord
 from ..evaluation.results import (
     COLUMNS,
-    FORMATS,
     SCHEMA,
     ResultsWriter,
     check_output,
+    is_results_file,
     labelled_rows,
+    model_of,
     read_previous,
     read_results,
     rows_table,
 )
+from ..files import atomic_file, write_atomically
 from ..inputs.sources import Sources, collect_sources
-from ..thresholds import NSFW, SFW
+from ..thresholds import DEFAULT_THRESHOLD, NSFW, SFW
 
-__all__ = ["EvaluateOptions", "ScreenOptions", "is_results_file", "run_evaluate", "run_screen"]
+__all__ = ["EvaluateOptions", "ScreenOptions", "run_evaluate", "run_screen"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class ScreenOptions:
 
     sources: Sequence[str]
     out: Path
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
     resume: bool = False
     address: str | None = None
     actors: int | None = None
@@ -64,7 +66,7 @@ class EvaluateOptions:
 
     sources: Sequence[str]
     out: Path
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
     target_precision: float | None = DEFAULT_TARGET_PRECISION
     target_recall: float | None = DEFAULT_TARGET_RECALL
     prevalence: float | None = None
@@ -118,9 +120,8 @@ def _write_part(folder: Path, tables: list[pa.Table]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     number = len(list(folder.glob("part-*.parquet")))
     final = folder / f"part-{number:06d}.parquet"
-    temporary = folder / f".part-{number:06d}.parquet.partial"
-    pq.write_table(pa.concat_tables(tables), temporary)
-    os.replace(temporary, final)
+    with atomic_file(final) as temporary:
+        pq.write_table(pa.concat_tables(tables), temporary)
 
 
 def _previous_rows(out: Path) -> pa.Table:
@@ -135,7 +136,7 @@ def _previous_rows(out: Path) -> pa.Table:
 def _refused_table(sources: Sources, settings: Settings, threshold: float, done: frozenset[str]) -> pa.Table:
     from ..tasks.pipeline import FileResult
 
-    model = ModelRecord(id=settings.model.repo_id or Path(str(settings.model)).name, revision=settings.model.revision)
+    model = ModelRecord(id=settings.model.display_id, revision=settings.model.revision)
     results = [FileResult(file=item.file, error=item.reason) for item in sources.refused if item.file not in done]
     return rows_table(results, threshold, model, sources.truths)
 
@@ -255,21 +256,6 @@ def run_screen(options: ScreenOptions, settings: Settings, stream: TextIO = sys.
     return summary
 
 
-def is_results_file(path: str) -> bool:
-    """A file of scores (has an `nsfw_score` column), as opposed to images or a manifest of paths."""
-    suffix = Path(path).suffix.casefold()
-    if suffix not in FORMATS or not os.path.isfile(path):
-        return False
-    try:
-        if suffix == ".parquet":
-            return "nsfw_score" in pq.read_schema(path).names
-        with open(path, encoding="utf-8", errors="replace") as text:
-            head = text.readline()
-    except (OSError, pa.ArrowException):
-        return False
-    return "nsfw_score" in (head if suffix == ".jsonl" else [name.strip().strip('"') for name in head.split(",")])
-
-
 def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = sys.stderr) -> dict[str, Any]:
     """`python -m model evaluate`: labelled images (classified on Ray) or results files -> the `/evaluate` report.
 
@@ -294,23 +280,18 @@ def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = 
                 writer.write(table)
                 writer.commit()
     labelled = labelled_rows(table, results_files[0] if len(results_files) == 1 else "the results")
-    curves = compute_curves(labelled.labels, labelled.scores)
-    evaluation = evaluate(
-        labelled.labels,
-        labelled.scores,
+    evaluated = evaluate_scores(
+        labelled,
+        model_of(table),
         options.threshold,
         target_precision=options.target_precision,
         target_recall=options.target_recall,
         prevalence=options.prevalence,
-        curves=curves,
     )
-    rows = outcomes(labelled.files, labelled.labels, labelled.scores, options.threshold)
-    report = evaluation_report(evaluation, rows, list(labelled.skipped), labelled.model, curves=curves)
+    report, evaluation = evaluated.report, evaluated.evaluation
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    temporary.write_text(json.dumps(report, indent=2, allow_nan=False), encoding="utf-8")
-    os.replace(temporary, out)
+    write_atomically(out, json.dumps(report, indent=2, allow_nan=False))
     stream.write(
         f"evaluate: {evaluation.n:,} labelled images ({evaluation.n_nsfw:,} NSFW, {evaluation.n_sfw:,} SFW), "
         f"{len(labelled.skipped):,} skipped; at {evaluation.threshold:g}: precision {evaluation.precision:.3f}, "

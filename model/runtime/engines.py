@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 import torch
 
 from ..config import ENGINES
+from ..files import staging_folder
 
 __all__ = ["AUTO_ENGINE", "ENGINES", "Engine", "build_engine", "default_cache_root", "export_folder"]
 
@@ -67,8 +68,7 @@ def export_folder(cache_root: Path) -> Path:
 def _export(model: torch.nn.Module, example: torch.Tensor, folder: Path) -> None:
     """Write `model` as ONNX into `folder`, atomically: a reader sees the whole export or none."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with staging_folder(folder.parent, f".{folder.name}-") as staging:
         with warnings.catch_warnings():
             # Tracing warns about every Python-level check in timm's code; the check run at load is what counts.
             warnings.simplefilter("ignore")
@@ -86,8 +86,6 @@ def _export(model: torch.nn.Module, example: torch.Tensor, folder: Path) -> None
         except OSError:  # another process exported it first: use theirs
             if not (folder / _EXPORT_FILE).is_file():
                 raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _bf16_model(core: Any, folder: Path) -> Path:
@@ -97,8 +95,7 @@ def _bf16_model(core: Any, folder: Path) -> Path:
     target = folder / _BF16_FILE
     if target.is_file() and target.with_suffix(".bin").is_file():
         return target
-    staging = Path(tempfile.mkdtemp(prefix=".bf16-", dir=folder))
-    try:
+    with staging_folder(folder, ".bf16-") as staging:
         openvino.save_model(core.read_model(folder / _EXPORT_FILE), staging / "model.xml", compress_to_fp16=False)
         tree = ElementTree.parse(staging / "model.xml")
         for layer in tree.iter("layer"):
@@ -111,8 +108,6 @@ def _bf16_model(core: Any, folder: Path) -> Path:
         # The weights first: a reader that finds the .xml finds its .bin.
         os.replace(staging / "model.bin", target.with_suffix(".bin"))
         os.replace(staging / "model.xml", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -18,7 +18,7 @@ from gradio_client.exceptions import AppError
 
 from model import Classifier, ModelSource, Settings
 from model.errors import ModelLoadError
-from model.runtime.loading import WEIGHTS_FILE
+from model.runtime.hub import WEIGHTS_FILE
 from tests.support.app_process import launch_app
 from tests.support.hub_server import HubServer, closed_port
 from tests.support.images import EXAMPLES

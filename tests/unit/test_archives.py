@@ -18,8 +18,8 @@ from model.inputs.archives import (
     Skipped,
     folder_label,
     open_uploads,
-    parse_manifest,
 )
+from model.inputs.manifest import parse_manifest
 from tests.support.zips import (
     build_zip,
     labelled_zip,
@@ -351,7 +351,7 @@ def test_manifests_accept_common_spellings(text: str, expected: dict[str, int]) 
     ("text", "message"),
     [
         ("", "is empty"),
-        ("name,verdict\na.jpg,nsfw\n", r"has no 'file' and 'label' columns .* Start it with the header row"),
+        ("name,verdict\na.jpg,nsfw\n", r"has no file column .* Start it with the header row 'file,label'"),
         ("file,label\n", "has a header but no rows"),
         ("file,label\na.jpg,maybe\n", r"line 2: label 'maybe' is not one of nsfw, sfw, 1, 0, true or false"),
         ("file,label\na.jpg\n", r"line 2: expected a file and a label, found 1 column"),

@@ -24,7 +24,8 @@ from model.errors import (
     ModelNotFoundError,
     RevisionNotFoundError,
 )
-from model.runtime.loading import CONFIG_FILE, WEIGHTS_FILE, LoadedModel, fetch_snapshot, load_model
+from model.runtime.hub import CONFIG_FILE, WEIGHTS_FILE, fetch_snapshot
+from model.runtime.loading import LoadedModel, load_model
 from tests.support.hub_server import HubServer, closed_port
 from tests.support.standin import COMMIT, REPO_ID, cache_repo_folder, install_in_cache
 

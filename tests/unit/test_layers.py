@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Floors of `model/`, lowest first; a module may import its own floor and those below it.
-LAYERS = ("config", "errors", "thresholds"), ("inputs",), ("runtime",), ("tasks",), ("evaluation",), ("jobs",)
+LAYERS = ("config", "errors", "files", "thresholds"), ("inputs",), ("runtime",), ("tasks",), ("evaluation",), ("jobs",)
 
 
 def _module_name(path: Path) -> str:

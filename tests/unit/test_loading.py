@@ -11,7 +11,8 @@ import pytest
 
 from model import Classifier, ModelSource, Settings
 from model.errors import CorruptWeightsError, IncompatibleModelError, ModelNotFoundError
-from model.runtime.loading import WEIGHTS_FILE, load_model
+from model.runtime.hub import WEIGHTS_FILE
+from model.runtime.loading import load_model
 from tests.support.images import photo
 from tests.support.standin import COMMIT, REPO_ID, cache_repo_folder, install_in_cache
 

@@ -161,10 +161,10 @@ def test_sources_that_do_not_exist_or_outputs_we_cannot_write_are_refused_with_a
         collect_sources([str(tmp_path / "*.jpg")], max_file_bytes=1024)
     manifest = tmp_path / "list.csv"
     manifest.write_text("path,label\na.jpg,maybe\n")
-    with pytest.raises(ManifestError, match="label 'maybe'; use nsfw, sfw"):
+    with pytest.raises(ManifestError, match=r"line 2: label 'maybe' is not one of nsfw, sfw"):
         collect_sources([str(manifest)], max_file_bytes=1024)
     manifest.write_text("name\na.jpg\n")
-    with pytest.raises(ManifestError, match="no path column"):
+    with pytest.raises(ManifestError, match="has no file column"):
         collect_sources([str(manifest)], max_file_bytes=1024)
     with pytest.raises(ConfigurationError, match=r"use a \.parquet \(default\), \.csv or \.jsonl"):
         run_screen(ScreenOptions(sources=[str(EXAMPLES)], out=tmp_path / "out.xlsx"), Settings())

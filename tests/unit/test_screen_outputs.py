@@ -15,6 +15,7 @@ from model.evaluation.results import (
     SCHEMA,
     ResultsWriter,
     labelled_rows,
+    model_of,
     read_previous,
     read_results,
     rows_table,
@@ -109,4 +110,4 @@ def test_true_labels_come_from_true_label_when_screen_wrote_them(tmp_path: Path)
     rows = labelled_rows(table)
     assert rows.files == ("n.jpg", "s.jpg") and rows.labels == (1, 0)  # "label" is the verdict, not the truth
     assert {item.file: item.reason for item in rows.skipped} == {"unknown.jpg": "no true_label", "bad.jpg": "x"}
-    assert rows.model == MODEL
+    assert model_of(table) == MODEL
