@@ -118,8 +118,8 @@ class Classifier:
             self._forward, max_batch=settings.batch_size, split_threads=threads if split else 0
         )
         self._batcher.start()
-        #: Results of recent uploads keyed by `model.runtime.cache.content_key` (filled by `ui.upload_classification`); they belong
-        #: to this model, so they live and die with it.
+        #: Results of recent uploads keyed by `model.runtime.cache.content_key` (filled by `ui.upload_classification`);
+        #: they belong to this model, so they live and die with it.
         self.recent: ResultCache[Any] = ResultCache()
 
     @classmethod
