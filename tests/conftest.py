@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from model import Classifier, ModelSource, Settings
-from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 
 
 @pytest.fixture(scope="session")

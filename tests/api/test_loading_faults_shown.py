@@ -20,10 +20,10 @@ import app as demo_app
 from model import Classifier, ModelSource, Settings
 from model.errors import ModelLoadError
 from model.runtime.loading import WEIGHTS_FILE
-from tests.support.app_process import launch_app
+from testbed.images import EXAMPLES
+from testbed.server import launch_app
+from testbed.standin import COMMIT, REPO_ID
 from tests.support.hub_server import HubServer, closed_port
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID
 from ui import ModelLoader, status
 
 ROCKET = str(EXAMPLES / "rocket.jpg")

@@ -15,10 +15,10 @@ from gradio_client.exceptions import AppError
 import app as demo_app
 from model import Classifier, ModelSource, Settings
 from model.errors import HubServerError, HubTimeoutError, ModelLoadError
-from tests.support.app_process import launch_app
+from testbed.images import EXAMPLES
+from testbed.server import launch_app
+from testbed.standin import COMMIT, REPO_ID, install_in_cache
 from tests.support.hub_server import HubServer
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID, install_in_cache
 from ui import ModelLoader, status
 
 ROCKET = str(EXAMPLES / "rocket.jpg")

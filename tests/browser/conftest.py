@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support.app_process import RunningApp, launch_app
+from testbed.server import AppServer, launch_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,7 +30,7 @@ RESULT_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="session")
-def app(standin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def app(standin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     with launch_app({"NSFW_MODEL": str(standin_dir)}, tmp_path_factory.mktemp("browser-app") / "app.log") as running:
         running.wait_for_status("ready")
         yield running
@@ -46,7 +46,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def open_app(browser: Browser, app: RunningApp, viewport: dict[str, int]) -> Page:
+def open_app(browser: Browser, app: AppServer, viewport: dict[str, int]) -> Page:
     context = browser.new_context(viewport=viewport, permissions=["camera"])
     page = context.new_page()
     page.set_default_timeout(RESULT_TIMEOUT_MS)
@@ -65,7 +65,7 @@ def open_tab(page: Page, name: str) -> None:
 
 
 @pytest.fixture
-def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
+def page(browser: Browser, app: AppServer) -> Iterator[Page]:
     """The app at laptop size, model ready."""
     opened = open_app(browser, app, LAPTOP)
     yield opened
@@ -73,7 +73,7 @@ def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
 
 
 @pytest.fixture
-def phone(browser: Browser, app: RunningApp) -> Iterator[Page]:
+def phone(browser: Browser, app: AppServer) -> Iterator[Page]:
     """The app at phone width."""
     opened = open_app(browser, app, PHONE)
     yield opened

@@ -12,11 +12,11 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
+from testbed.zips import build_zip, tiny_png
 from tests.browser.conftest import LAPTOP, PHONE, open_app
 from tests.browser.conftest import open_tab as open_tab_named
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip, tiny_png
 
 #: The impacts that fail a test; "moderate" and "minor" findings are left to review.
 BLOCKING = ("critical", "serious")
@@ -162,7 +162,7 @@ def open_tab(page: Page, name: str, shown: str) -> None:
 
 
 @pytest.fixture(params=[LAPTOP, PHONE], ids=["laptop", "phone"])
-def viewer(request: pytest.FixtureRequest, browser: Browser, app: RunningApp) -> Iterator[Page]:
+def viewer(request: pytest.FixtureRequest, browser: Browser, app: AppServer) -> Iterator[Page]:
     opened = open_app(browser, app, request.param)
     yield opened
     opened.context.close()

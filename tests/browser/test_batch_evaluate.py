@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip, labelled_zip, tiny_png
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
+from testbed.zips import build_zip, labelled_zip, tiny_png
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.png"
 #: One line per model run over a batch or a labelled set (ui.batch / ui.evaluate log it).
@@ -58,7 +58,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: folder / name for name in data}
 
 
-def runs(app: RunningApp) -> int:
+def runs(app: AppServer) -> int:
     log = app.log()
     return sum(log.count(line) for line in RUN_LINES)
 
@@ -97,7 +97,7 @@ def smoothness(page, src: str) -> float:
 
 
 def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_model(
-    page, app: RunningApp, files: dict[str, Path], dialogs: list[str]
+    page, app: AppServer, files: dict[str, Path], dialogs: list[str]
 ) -> None:
     open_tab(page, "Batch")
     upload(page, "#batch-files", [files["photos.zip"], files["rocket.jpg"], files["notes.txt"]])
@@ -144,7 +144,7 @@ def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_m
 
 
 def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_threshold(
-    page, app: RunningApp, files: dict[str, Path]
+    page, app: AppServer, files: dict[str, Path]
 ) -> None:
     open_tab(page, "Evaluate")
     upload(page, "#evaluate-files", [files["eval.zip"]])

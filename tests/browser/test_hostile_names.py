@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip, tiny_png
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
+from testbed.zips import build_zip, tiny_png
 
 from .conftest import LAPTOP, open_app
 
@@ -24,7 +24,7 @@ ASTRONAUT = (EXAMPLES / "astronaut.png").read_bytes()  # scores ~0.06
 
 
 @pytest.fixture
-def watched(browser: Browser, app: RunningApp) -> Iterator[tuple[Page, list[str]]]:
+def watched(browser: Browser, app: AppServer) -> Iterator[tuple[Page, list[str]]]:
     """The app at laptop size, and every alert/confirm it opens (a name run as HTML would open one)."""
     page = open_app(browser, app, LAPTOP)
     dialogs: list[str] = []

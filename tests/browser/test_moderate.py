@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES, encode, photo
-from tests.support.zips import build_zip
+from testbed.images import EXAMPLES, encode, photo
+from testbed.server import AppServer
+from testbed.zips import build_zip
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DECISION = "#moderate-decision .verdict"
@@ -72,7 +72,7 @@ def animation(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model(page: Page, app: RunningApp) -> None:
+def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model(page: Page, app: AppServer) -> None:
     open_tab(page)
     upload(page, EXAMPLES / "coffee.png")  # ~0.53 with the stand-in
     assert "Needs human review" in wait_for_decision(page, "review")

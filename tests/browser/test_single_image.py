@@ -6,8 +6,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
 
 VERDICT = "#verdict .verdict"
 PREVIEW = "#input-image .image-frame img"
@@ -48,25 +48,25 @@ def test_uploading_an_image_shows_its_verdict_probabilities_and_timings(page: Pa
     assert preview_filter(page) == "none"
 
 
-def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: RunningApp) -> None:
+def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: AppServer) -> None:
     upload(page, EXAMPLES / "astronaut.png")  # scores about 0.06 with the stand-in
     wait_for_verdict(page, "SFW")
-    runs, shown_timings = app.inference_count(), timings(page)
+    runs, shown_timings = app.model_calls(), timings(page)
     set_threshold(page, 0.05)
     assert "≥ threshold 0.05" in wait_for_verdict(page, "NSFW")
     set_threshold(page, 0.9)
     assert "< threshold 0.90" in wait_for_verdict(page, "SFW")
-    assert app.inference_count() == runs
+    assert app.model_calls() == runs
     assert timings(page) == shown_timings
     assert page.inner_text("#analysis .score-chart-value").endswith("< 0.90")
 
 
-def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reused(page: Page, app: RunningApp) -> None:
-    runs = app.inference_count()
+def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reused(page: Page, app: AppServer) -> None:
+    runs = app.model_calls()
     examples = page.locator("#examples")
     examples.get_by_role("button", name="Example: rocket").click()  # NSFW under the stand-in
     assert "Not safe for work" in wait_for_verdict(page, "NSFW")
-    assert app.inference_count() == runs + 1
+    assert app.model_calls() == runs + 1
     first_timings = timings(page)
     examples.get_by_role("button", name="Example: astronaut").click()
     wait_for_verdict(page, "SFW")
@@ -107,14 +107,14 @@ def test_a_new_image_stays_blurred_until_its_verdict_arrives(page: Page) -> None
     assert page.evaluate("window.pendingSeen") == [True, False]
 
 
-def test_a_webcam_frame_is_captured_and_classified(page: Page, app: RunningApp) -> None:
-    runs = app.inference_count()
+def test_a_webcam_frame_is_captured_and_classified(page: Page, app: AppServer) -> None:
+    runs = app.model_calls()
     page.click("#input-image button[aria-label='Capture from camera']")
     page.click("#input-image button:has-text('Click to Access Webcam')")
     page.wait_for_function("() => document.querySelector('#input-image video')?.readyState >= 2")
     page.click("#input-image button[aria-label='capture photo']")
     page.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
-    assert app.inference_count() == runs + 1
+    assert app.model_calls() == runs + 1
     assert page.locator("#analysis .prob-row").count() == 2
 
 

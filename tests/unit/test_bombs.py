@@ -19,8 +19,8 @@ from model import Classifier, ImageLimits, ImageTooLargeError, decode_image
 from model.errors import FILE_FAILED_MESSAGE
 from model.tasks.moderation import moderate
 from model.tasks.pipeline import classify_sources
-from tests.support.corpus import animated_gif, gif_claiming, gif_frame_offsets, png_claiming, webp_claiming
-from tests.support.images import EXAMPLES
+from testbed.corpus import animated_gif, gif_claiming, gif_frame_offsets, png_claiming, webp_claiming
+from testbed.images import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 BOMBS = {

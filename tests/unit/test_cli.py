@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from model import Classifier, decode_image
-from tests.support.images import EXAMPLES
+from testbed.images import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from model import Classifier, decode_image
-from tests.support.images import drawing, encode, large_jpeg, noise_photo, photo
+from testbed.images import drawing, encode, large_jpeg, noise_photo, photo
 
 
 def model_card_probabilities(checkpoint: Path, image: Image.Image) -> list[float]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from testbed.images import EXAMPLES
+from testbed.standin import COMMIT, REPO_ID, install_in_cache
 from tests.support.hub_server import HubServer, closed_port
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID, install_in_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = str(EXAMPLES / "coffee.png")

@@ -10,7 +10,7 @@ import torch
 
 from model import Classifier
 from model.runtime.microbatch import MicroBatcher
-from tests.support.images import drawing, noise_photo, photo
+from testbed.images import drawing, noise_photo, photo
 
 
 class GatedForward:
