@@ -1,4 +1,5 @@
-"""Session fixtures: the stand-in checkpoint (a local folder, in a Hugging Face cache) and a local Ray."""
+"""Session fixtures (the stand-in checkpoint as a local folder and in a Hugging Face cache, a local Ray) and the tiers:
+each test is marked with its folder's name (unit, integration, api, browser, benchmarks), so `-m unit` selects one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,17 @@ import pytest
 
 from model import Classifier, ModelSource, Settings
 from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+
+#: The tiers, cheapest first; each is a folder of tests/ and a marker registered in pyproject.toml.
+TIERS = ("unit", "integration", "api", "browser", "benchmarks")
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = item.path.relative_to(_TESTS).parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from model import Classifier, ConfigurationError, ModelSource, Settings, load_se
 from model.runtime.engines import export_folder
 from testbed.images import photo
 from testbed.standin import COMMIT, REPO_ID, install_in_cache
-from tests.unit.test_fidelity import model_card_probabilities
+from tests.support.fidelity import model_card_probabilities
 from ui import ModelLoader
 from ui.status import status_html
 
