@@ -7,7 +7,7 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -22,17 +22,11 @@ from model.errors import ModelLoadError
 from model.runtime.loading import WEIGHTS_FILE
 from testbed.images import EXAMPLES
 from testbed.server import launch_app
-from testbed.standin import COMMIT, REPO_ID
+from testbed.standin import REPO_ID
 from tests.support.hub_server import HubServer, closed_port
 from ui import ModelLoader, status
 
 ROCKET = str(EXAMPLES / "rocket.jpg")
-
-
-@pytest.fixture(scope="module")
-def hub(standin_dir: Path) -> Iterator[HubServer]:
-    with HubServer(REPO_ID, {COMMIT: standin_dir}) as server:
-        yield server
 
 
 def broken_folder(standin_dir: Path, folder: Path, damage: Callable[[Path], None]) -> Settings:

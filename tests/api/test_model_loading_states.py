@@ -4,7 +4,6 @@ happened; a stalled Hub with the model cached still starts the app, from the cac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -24,12 +23,6 @@ from ui import ModelLoader, status
 ROCKET = str(EXAMPLES / "rocket.jpg")
 #: The load bound for a stalled Hub in these tests (the default is 20 s).
 TIMEOUT = 3.0
-
-
-@pytest.fixture
-def hub(standin_dir: Path) -> Iterator[HubServer]:
-    with HubServer(REPO_ID, {COMMIT: standin_dir}, stall_seconds=120) as server:
-        yield server
 
 
 @pytest.fixture

@@ -55,13 +55,35 @@ def open_app(browser: Browser, app: AppServer, viewport: dict[str, int]) -> Page
     return page
 
 
-def open_tab(page: Page, name: str) -> None:
-    """Click the tab called `name`, from Gradio's "more" menu when the screen is too narrow to show every tab."""
+def open_tab(page: Page, name: str, shown: str | None = None) -> None:
+    """Click the tab called `name`, from Gradio's "more" menu when the screen is too narrow to show every tab; with
+    `shown`, wait until that selector is on the page."""
     tab = page.get_by_role("tab", name=name)
     if not tab.is_visible():
         page.locator(".overflow-menu > button").click()
         tab = page.locator(".overflow-dropdown button", has_text=name)
     tab.click()
+    if shown is not None:
+        page.wait_for_selector(shown)
+
+
+def upload(page: Page, selector: str, *paths: Path, listed: bool = False) -> None:
+    """Give `paths` to the file input inside `selector`; with `listed` (a file list, as on the Batch and Evaluate
+    tabs), wait until every file is listed with its download link, which is when the upload is done."""
+    page.locator(f"{selector} input[type=file]").set_input_files([str(path) for path in paths])
+    if listed:
+        page.wait_for_function(
+            "([selector, count]) => document.querySelectorAll(`${selector} tr.file a.download-link`).length === count",
+            arg=[selector, len(paths)],
+            timeout=30_000,
+        )
+
+
+def set_threshold(page: Page, value: float, selector: str = "#threshold") -> None:
+    """Type `value` into the number box of the slider `selector` and press Enter."""
+    box = page.locator(f"{selector} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
 
 
 @pytest.fixture
