@@ -1,11 +1,12 @@
-# Two entry points for a fresh clone: `make run` (set up + serve the app) and `make test` (set up + every test,
-# with Ray from requirements-ray.txt for `python -m model screen`; `make run` stays without it).
+# Entry points for a fresh clone: `make run` (set up + serve the app), `make test` (set up + every test, with Ray
+# from requirements-ray.txt for `python -m model screen` and Chromium for the browser tests; what CI runs) and
+# `make test-fast` (the pure tier, tests/unit: no Ray, no Chromium, no subprocess; for the edit-test loop).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint format bench fuzz clean
+.PHONY: run test test-fast lint format bench fuzz clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,9 @@ format: $(VENV)/.dev
 
 test: $(VENV)/.ray $(CHROMIUM) lint
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -q tests/unit
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run --out docs/benchmark-results.json

@@ -22,7 +22,8 @@ import httpx
 import psutil
 from gradio_client import Client, handle_file
 
-from .server import AppServer
+from testbed.server import AppServer
+
 from .timing import summarise
 
 __all__ = [

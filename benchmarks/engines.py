@@ -22,8 +22,7 @@ from model import Classifier, ModelSource, Settings
 from model.config import available_cores
 from model.runtime.devices import autocast, cpu_has_native_bf16
 from model.runtime.engines import _openvino_runner, build_engine, export_folder
-
-from .server import ROOT
+from testbed.server import ROOT
 
 __all__ = ["WIN_MARGIN", "compare_engines", "main"]
 
@@ -132,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from tests.support.standin import build_standin
+    from testbed.standin import build_standin
 
     threads = available_cores()
     with tempfile.TemporaryDirectory(prefix="standin-") as folder:

@@ -20,8 +20,7 @@ import torch
 
 from model import Classifier, ModelSource, Settings, decode_image, parse_model_source
 from model.config import available_cores
-
-from .server import ROOT
+from testbed.server import ROOT
 
 __all__ = ["GpuUnavailableError", "main", "run_checks"]
 
@@ -48,7 +47,7 @@ def _require_cuda() -> None:
 
 
 def _fidelity_images() -> list[tuple[str, bytes]]:
-    from tests.support.images import drawing, encode, large_jpeg, noise_photo, photo
+    from testbed.images import drawing, encode, large_jpeg, noise_photo, photo
 
     return [
         ("astronaut photo", encode(photo("astronaut.png"), "PNG")),
@@ -93,7 +92,7 @@ def _gpu_rates(classifier: Classifier, repeats: int) -> dict[str, float]:
 def _decode_rate(classifier: Classifier, seconds: float) -> float:
     """Images/s that decoding + preprocessing a 640x480 JPEG reaches on every CPU core (threads; Pillow and the
     transform release the GIL for most of their work)."""
-    from tests.support.images import encode, noise_photo
+    from testbed.images import encode, noise_photo
 
     data = encode(noise_photo((640, 480)), "JPEG", quality=90)
 
@@ -109,10 +108,10 @@ def _decode_rate(classifier: Classifier, seconds: float) -> float:
 
 
 def _api_latency(standin: Path, work: Path) -> dict[str, Any]:
-    from tests.support.images import encode, noise_photo
+    from testbed.images import encode, noise_photo
+    from testbed.server import AppServer
 
     from .api import HttpCaller
-    from .server import AppServer
 
     files = []
     for index in range(API_CALLS + 2):
@@ -145,7 +144,7 @@ def _api_latency(standin: Path, work: Path) -> dict[str, Any]:
 def run_checks(model: str | None, work: Path, repeats: int = 10, with_api: bool = True) -> dict[str, Any]:
     """Every GPU check; raises `GpuUnavailableError` at once on a machine without CUDA."""
     _require_cuda()
-    from tests.support.standin import build_standin
+    from testbed.standin import build_standin
 
     standin = build_standin(work / "standin")
     source = ModelSource(local_dir=str(standin)) if model is None else parse_model_source(model)

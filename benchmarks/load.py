@@ -33,12 +33,11 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from app import DELETE_CACHE
-from tests.support.corpus import Case, corpus
-from tests.support.images import encode, large_jpeg, noise_photo
-from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
-from tests.support.zips import build_zip
-
-from .server import ROOT, AppServer
+from testbed.corpus import Case, corpus
+from testbed.images import encode, large_jpeg, noise_photo
+from testbed.server import ROOT, AppServer
+from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+from testbed.zips import build_zip
 
 __all__ = ["FULL", "SHORT", "LoadPlan", "main", "run_load"]
 

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from testbed.server import AppServer
+
 from .api import HttpCaller, throughput
-from .server import AppServer
 
 __all__ = ["build_peer", "compare_with_peer"]
 

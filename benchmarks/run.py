@@ -22,13 +22,13 @@ from typing import Any
 import torch
 
 from model.config import available_cores
+from testbed.server import ROOT, AppServer
 
 from . import api, floor, report
 from .engines import compare_engines
 from .experiments import run_experiments
 from .peer import compare_with_peer
 from .pipelines import CardPipeline, OurPipeline
-from .server import ROOT, AppServer
 from .timing import summarise
 from .workload import PROFILES, BenchImage, Profile, Workload, peer_images, prepare
 

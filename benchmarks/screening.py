@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.images import encode, noise_photo
-from tests.support.standin import build_standin
-
-from .server import ROOT
+from testbed.images import encode, noise_photo
+from testbed.server import ROOT
+from testbed.standin import build_standin
 
 __all__ = ["main", "run_screening_benchmark"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from PIL import Image
 
 from model.files import write_atomically
-from tests.support.images import encode, large_jpeg, noise_photo
-from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+from testbed.images import encode, large_jpeg, noise_photo
+from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 
 __all__ = [
     "PROFILES",

@@ -1,4 +1,5 @@
-"""Session fixtures: the stand-in checkpoint (a local folder, in a Hugging Face cache) and a local Ray."""
+"""Session fixtures (the stand-in checkpoint as a local folder and in a Hugging Face cache, a local Ray) and the tiers:
+each test is marked with its folder's name (unit, integration, api, browser, benchmarks), so `-m unit` selects one."""
 
 from __future__ import annotations
 
@@ -11,10 +12,23 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from model import Classifier, ModelSource, Settings
-from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+from tests.support.hub_server import HubServer
+
+#: The tiers, cheapest first; each is a folder of tests/ and a marker registered in pyproject.toml.
+TIERS = ("unit", "integration", "api", "browser", "benchmarks")
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = item.path.relative_to(_TESTS).parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +60,24 @@ def settings(standin_dir: Path) -> Settings:
 def classifier(settings: Settings) -> Classifier:
     """The stand-in loaded through the real code path (timm local-dir), shared by the session."""
     return Classifier.load(settings)
+
+
+@pytest.fixture
+def hub(standin_dir: Path) -> Iterator[HubServer]:
+    """A local Hub serving the stand-in as Marqo/nsfw-image-detection-384 at COMMIT (`main`); a test may change its
+    `mode`. A stalled request is held for up to 120 s (longer than any timeout under test) or until the test ends."""
+    with HubServer(REPO_ID, {COMMIT: standin_dir}, stall_seconds=120) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def demo() -> gr.Blocks:
+    """The whole app around a loader that never loads: building it touches no model. Tests only read it."""
+    import app as demo_app
+    from model import ModelNotFoundError
+    from ui import ModelLoader
+
+    return demo_app.build_demo(ModelLoader.failed(ModelNotFoundError("no model in this test"), Settings()))
 
 
 @pytest.fixture(scope="session")

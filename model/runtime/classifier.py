@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -118,6 +119,9 @@ class Classifier:
             self._forward, max_batch=settings.batch_size, split_threads=threads if split else 0
         )
         self._batcher.start()
+        self._counts_lock = threading.Lock()
+        self._forward_passes = 0
+        self._images_classified = 0
         #: Results of recent uploads keyed by `model.runtime.cache.content_key` (filled by `ui.upload_classification`);
         #: they belong to this model, so they live and die with it.
         self.recent: ResultCache[Any] = ResultCache()
@@ -134,6 +138,20 @@ class Classifier:
         torch.set_num_threads(settings.threads or available_cores())
         loaded = load_model(settings.model, timeout=settings.load_timeout, cache_dir=cache_dir, endpoint=endpoint)
         return cls(loaded, settings, cache_dir=cache_dir)
+
+    @property
+    def forward_passes(self) -> int:
+        """How many times the model has run since it was loaded (a merged batch is one run, each half of a split
+        one is one, each chunk of `settings.batch_size` is one). Results reused from `recent` are no run. Tests
+        and benchmarks read it to check that something did, or did not, run the model."""
+        with self._counts_lock:
+            return self._forward_passes
+
+    @property
+    def images_classified(self) -> int:
+        """How many images (rows of a batch) the model has scored since it was loaded."""
+        with self._counts_lock:
+            return self._images_classified
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -167,6 +185,9 @@ class Classifier:
                 probabilities = zerogpu.run_on_gpu(self._zerogpu_key, chunk).tolist()
             else:
                 probabilities = self.forward_probabilities(chunk).tolist()
+            with self._counts_lock:
+                self._forward_passes += 1
+                self._images_classified += len(probabilities)
             for row in probabilities:
                 predictions.append(
                     Prediction(

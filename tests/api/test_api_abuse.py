@@ -18,9 +18,9 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.support.app_process import ROOT, RunningApp, call_endpoint, launch_app
-from tests.support.corpus import corpus
-from tests.support.images import EXAMPLES
+from testbed.corpus import corpus
+from testbed.images import EXAMPLES
+from testbed.server import ROOT, AppServer, call_endpoint, launch_app
 
 FILE_DATA = {"_type": "gradio.FileData"}
 ROCKET = EXAMPLES / "rocket.jpg"
@@ -47,7 +47,7 @@ def arguments(endpoint: str, file: Any) -> list[Any]:
     return [[file] if is_list else file, *rest]
 
 
-def refused(app: RunningApp, endpoint: str, file: Any) -> str:
+def refused(app: AppServer, endpoint: str, file: Any) -> str:
     """Call `endpoint` with `file` over plain HTTP; it must fail. Returns the error event's data."""
     with pytest.raises(RuntimeError, match=f"/{endpoint} failed") as failure:
         call_endpoint(app.url, endpoint, arguments(endpoint, file))
@@ -87,14 +87,14 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture(scope="module")
-def small_app(hf_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def small_app(hf_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     with launch_app({"HF_HOME": str(hf_home), **SMALL_LIMITS}, tmp_path_factory.mktemp("small") / "app.log") as app:
         app.wait_for_status("ready")
         yield app
 
 
-def upload(app: RunningApp, name: str, data: bytes) -> str:
-    response = httpx.post(f"{app.url}gradio_api/upload", files={"files": (name, data)}, timeout=60)
+def upload(app: AppServer, name: str, data: bytes) -> str:
+    response = httpx.post(f"{app.url}/gradio_api/upload", files={"files": (name, data)}, timeout=60)
     response.raise_for_status()
     return response.json()[0]
 
@@ -112,40 +112,40 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
     ["/etc/passwd", str(ROOT / "app.py"), "{cache}/../../../etc/passwd"],
     ids=["etc-passwd", "app-source", "out-of-the-cache"],
 )
-def test_a_server_path_marked_as_a_file_is_refused_by_gradio(app: RunningApp, endpoint: str, path: str) -> None:
+def test_a_server_path_marked_as_a_file_is_refused_by_gradio(app: AppServer, endpoint: str, path: str) -> None:
     cache = app.log_path.parent / f"{app.log_path.stem}-gradio-cache"
     message = refused(app, endpoint, {"path": path.format(cache=cache), "meta": FILE_DATA})
     assert NO_MESSAGE in message
 
 
 @pytest.mark.parametrize("endpoint", ["classify", "moderate", "explain"])
-def test_a_server_path_in_an_image_payload_without_meta_is_refused_by_us(app: RunningApp, endpoint: str) -> None:
+def test_a_server_path_in_an_image_payload_without_meta_is_refused_by_us(app: AppServer, endpoint: str) -> None:
     # Gradio does not check an image payload without "meta"; before ui.upload checked it, /etc/passwd was read.
     assert NOT_UPLOADED in refused(app, endpoint, {"path": "/etc/passwd"})
 
 
 @pytest.mark.parametrize("endpoint", ["classify_batch", "evaluate"])
-def test_a_file_payload_without_meta_is_refused_by_gradio(app: RunningApp, endpoint: str) -> None:
+def test_a_file_payload_without_meta_is_refused_by_gradio(app: AppServer, endpoint: str) -> None:
     assert NO_MESSAGE in refused(app, endpoint, {"path": "/etc/passwd"})
 
 
 # URLs instead of uploads ------------------------------------------------------------------------------------------
 
 
-def urls(listener: Listener, app: RunningApp) -> dict[str, str]:
+def urls(listener: Listener, app: AppServer) -> dict[str, str]:
     return {
         "loopback": f"http://127.0.0.1:{listener.port}/cat.png",
         "localhost": f"http://localhost:{listener.port}/cat.png",
         "mapped-ipv6": f"http://[::ffff:127.0.0.1]:{listener.port}/cat.png",
         "cloud-metadata": "http://169.254.169.254/latest/meta-data/",
-        "the-app-itself": f"{app.url}config",
+        "the-app-itself": f"{app.url}/config",
         "public": "https://example.com/cat.jpg",
     }
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_a_url_instead_of_an_upload_is_refused_and_never_fetched(
-    app: RunningApp, listener: Listener, endpoint: str
+    app: AppServer, listener: Listener, endpoint: str
 ) -> None:
     for kind, url in urls(listener, app).items():
         for payload in ({"path": url, "meta": FILE_DATA}, {"path": url, "url": url, "meta": FILE_DATA}):
@@ -156,7 +156,7 @@ def test_a_url_instead_of_an_upload_is_refused_and_never_fetched(
 
 
 def test_a_url_without_meta_or_beside_another_path_is_refused_and_never_fetched(
-    app: RunningApp, listener: Listener
+    app: AppServer, listener: Listener
 ) -> None:
     url = f"http://127.0.0.1:{listener.port}/cat.png"
     assert NOT_UPLOADED in refused(app, "classify", {"url": url})
@@ -171,13 +171,13 @@ def test_gradio_client_with_a_url_gets_the_message(client: Client, listener: Lis
     assert listener.connections == []
 
 
-def test_a_link_to_a_file_uploaded_here_is_read_from_disk(app: RunningApp, listener: Listener) -> None:
+def test_a_link_to_a_file_uploaded_here_is_read_from_disk(app: AppServer, listener: Listener) -> None:
     # How MCP clients pass a file they uploaded: its /gradio_api/file= link. Nothing is fetched.
     path = upload(app, "rocket.jpg", ROCKET.read_bytes())
     link = f"http://127.0.0.1:{listener.port}/gradio_api/file={path}"
     result = call_endpoint(app.url, "classify", [{"path": link, "url": link, "meta": FILE_DATA}, 0.5])
     assert result["label"] == "NSFW"
-    outside = f"{app.url}gradio_api/file=/etc/passwd"
+    outside = f"{app.url}/gradio_api/file=/etc/passwd"
     assert NOT_UPLOADED in refused(app, "classify", {"path": outside, "meta": FILE_DATA})
     assert listener.connections == []
 
@@ -185,7 +185,7 @@ def test_a_link_to_a_file_uploaded_here_is_read_from_disk(app: RunningApp, liste
 # /gradio_api/file= --------------------------------------------------------------------------------------------------
 
 
-def get_raw(app: RunningApp, raw_path: str) -> tuple[int, bytes]:
+def get_raw(app: AppServer, raw_path: str) -> tuple[int, bytes]:
     """GET with the path sent byte for byte (httpx and urllib would normalise the ../ away before sending)."""
     address = urlsplit(app.url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
@@ -218,7 +218,7 @@ def get_raw(app: RunningApp, raw_path: str) -> tuple[int, bytes]:
         ".env",
     ],
 )
-def test_file_route_traversal_is_forbidden(app: RunningApp, target: str) -> None:
+def test_file_route_traversal_is_forbidden(app: AppServer, target: str) -> None:
     cache = app.log_path.parent / f"{app.log_path.stem}-gradio-cache"
     status, body = get_raw(app, "/gradio_api/file=" + target.format(root=ROOT, cache=cache))
     assert status == 403, body[:200]
@@ -226,7 +226,7 @@ def test_file_route_traversal_is_forbidden(app: RunningApp, target: str) -> None
     assert not any(secret.encode() in body for secret in SECRETS)
 
 
-def test_the_old_file_route_does_not_exist_and_the_examples_are_served_on_purpose(app: RunningApp) -> None:
+def test_the_old_file_route_does_not_exist_and_the_examples_are_served_on_purpose(app: AppServer) -> None:
     assert get_raw(app, "/file=/etc/passwd")[0] == 404
     # allowed_paths holds only examples/ (the Examples gallery shows them): that folder is public by design.
     status, body = get_raw(app, f"/gradio_api/file={EXAMPLES / 'rocket.jpg'}")
@@ -237,25 +237,25 @@ def test_the_old_file_route_does_not_exist_and_the_examples_are_served_on_purpos
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[case.name for case in REFUSED])
-def test_a_data_url_gets_the_same_answer_as_the_upload(app: RunningApp, case) -> None:
+def test_a_data_url_gets_the_same_answer_as_the_upload(app: AppServer, case) -> None:
     message = refused(app, "classify", {"url": data_url(case.data), "orig_name": case.filename})
     assert re.search(case.match, message), message
 
 
 @pytest.mark.parametrize("endpoint", ["moderate", "explain"])
-def test_a_bomb_as_a_data_url_is_refused_by_every_image_endpoint(app: RunningApp, endpoint: str) -> None:
+def test_a_bomb_as_a_data_url_is_refused_by_every_image_endpoint(app: AppServer, endpoint: str) -> None:
     [bomb] = [case for case in REFUSED if case.name == "png claiming 9500x9500"]
     message = refused(app, endpoint, {"url": data_url(bomb.data)})
     assert "Image too large: 9500 x 9500 = 90.2 MP; the limit is 40 MP" in message
 
 
-def test_a_data_url_image_scores_as_the_upload_does(app: RunningApp, client: Client) -> None:
+def test_a_data_url_image_scores_as_the_upload_does(app: AppServer, client: Client) -> None:
     by_upload = client.predict(handle_file(str(ROCKET)), api_name="/classify")
     by_data_url = call_endpoint(app.url, "classify", [{"url": data_url(ROCKET.read_bytes(), "image/jpeg")}, 0.5])
     assert by_data_url["nsfw_score"] == pytest.approx(by_upload["nsfw_score"], abs=1e-6)
 
 
-def test_a_data_url_over_the_byte_limit_is_refused_like_an_upload(small_app: RunningApp) -> None:
+def test_a_data_url_over_the_byte_limit_is_refused_like_an_upload(small_app: AppServer) -> None:
     message = refused(small_app, "classify", {"url": data_url(b"\xff\xd8\xff" + bytes(1_600_000), "image/jpeg")})
     assert "File too large: 1.5 MB; the limit is 1 MB." in message
 
@@ -263,15 +263,15 @@ def test_a_data_url_over_the_byte_limit_is_refused_like_an_upload(small_app: Run
 # Upload size and queue ---------------------------------------------------------------------------------------------
 
 
-def test_max_file_size_is_set_from_the_limits(app: RunningApp, small_app: RunningApp) -> None:
+def test_max_file_size_is_set_from_the_limits(app: AppServer, small_app: AppServer) -> None:
     # The largest of one image (50 MB) and the zip budget (2048 MB) by default; here both are 1 MB.
-    assert httpx.get(f"{app.url}config", timeout=30).json()["max_file_size"] == 2048 * 2**20
-    assert httpx.get(f"{small_app.url}config", timeout=30).json()["max_file_size"] == 2**20
+    assert httpx.get(f"{app.url}/config", timeout=30).json()["max_file_size"] == 2048 * 2**20
+    assert httpx.get(f"{small_app.url}/config", timeout=30).json()["max_file_size"] == 2**20
 
 
-def test_an_upload_over_max_file_size_is_refused_with_a_message(small_app: RunningApp, tmp_path: Path) -> None:
+def test_an_upload_over_max_file_size_is_refused_with_a_message(small_app: AppServer, tmp_path: Path) -> None:
     data = b"\xff\xd8\xff" + bytes(1_600_000)
-    response = httpx.post(f"{small_app.url}gradio_api/upload", files={"files": ("big.jpg", data)}, timeout=60)
+    response = httpx.post(f"{small_app.url}/gradio_api/upload", files={"files": ("big.jpg", data)}, timeout=60)
     assert response.status_code == 413
     assert "File size exceeded maximum allowed size of 1048576 bytes" in response.text
     big = tmp_path / "big.jpg"
@@ -281,10 +281,10 @@ def test_an_upload_over_max_file_size_is_refused_with_a_message(small_app: Runni
         Client(small_app.url, verbose=False).predict(handle_file(str(big)), api_name="/classify")
 
 
-def test_a_full_queue_answers_busy_at_once_and_the_server_recovers(small_app: RunningApp) -> None:
+def test_a_full_queue_answers_busy_at_once_and_the_server_recovers(small_app: AppServer) -> None:
     payload = {"path": upload(small_app, "rocket.jpg", ROCKET.read_bytes()), "meta": FILE_DATA}
     answers: list[httpx.Response] = []
-    url = f"{small_app.url}gradio_api/call/classify"
+    url = f"{small_app.url}/gradio_api/call/classify"
 
     def join() -> None:
         answers.append(httpx.post(url, json={"data": [payload, 0.5]}, timeout=60))
@@ -302,7 +302,7 @@ def test_a_full_queue_answers_busy_at_once_and_the_server_recovers(small_app: Ru
     assert call_endpoint(small_app.url, "classify", [payload, 0.5])["label"] == "NSFW"
 
 
-def test_the_server_still_serves_after_the_abuse(app: RunningApp, client: Client) -> None:
+def test_the_server_still_serves_after_the_abuse(app: AppServer, client: Client) -> None:
     assert app.process.poll() is None
     assert client.predict(api_name="/model_info")["status"] == "ready"
     assert client.predict(handle_file(str(ROCKET)), api_name="/classify")["label"] == "NSFW"

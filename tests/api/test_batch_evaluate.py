@@ -8,9 +8,9 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID
-from tests.support.zips import build_zip, labelled_zip, tiny_png
+from testbed.images import EXAMPLES
+from testbed.standin import COMMIT, REPO_ID
+from testbed.zips import build_zip, labelled_zip, tiny_png
 
 ROCKET = EXAMPLES / "rocket.jpg"
 ASTRONAUT = EXAMPLES / "astronaut.png"

@@ -11,9 +11,9 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.support.app_process import RunningApp, call_endpoint
-from tests.support.images import EXAMPLES, encode, photo
-from tests.support.standin import COMMIT, REPO_ID
+from testbed.images import EXAMPLES, encode, photo
+from testbed.server import AppServer, call_endpoint
+from testbed.standin import COMMIT, REPO_ID
 
 ROCKET = EXAMPLES / "rocket.jpg"
 ASTRONAUT = EXAMPLES / "astronaut.png"
@@ -101,7 +101,7 @@ def test_missing_image_is_refused_with_a_message(client: Client) -> None:
         client.predict(None, api_name="/classify")
 
 
-def test_plain_http_call_works_as_the_readme_shows(app: RunningApp) -> None:
+def test_plain_http_call_works_as_the_readme_shows(app: AppServer) -> None:
     boundary = "----nsfw-test-boundary"
     body = (
         (
@@ -112,7 +112,7 @@ def test_plain_http_call_works_as_the_readme_shows(app: RunningApp) -> None:
         + f"\r\n--{boundary}--\r\n".encode()
     )
     upload = urllib.request.Request(
-        f"{app.url}gradio_api/upload",
+        f"{app.url}/gradio_api/upload",
         data=body,
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
@@ -122,7 +122,7 @@ def test_plain_http_call_works_as_the_readme_shows(app: RunningApp) -> None:
     assert (result["label"], result["threshold"]) == ("NSFW", 0.9)
 
 
-def test_a_path_that_was_not_uploaded_is_refused(app: RunningApp) -> None:
+def test_a_path_that_was_not_uploaded_is_refused(app: AppServer) -> None:
     secret = Path(__file__)
     with pytest.raises(RuntimeError, match="failed"):
         call_endpoint(app.url, "classify", [{"path": str(secret), "meta": {"_type": "gradio.FileData"}}, 0.5])
@@ -136,12 +136,12 @@ def test_api_lists_the_public_endpoints_and_hides_the_ui_ones(client: Client) ->
     assert not set(endpoints) & {"/show", "/rethreshold", "/toggle_reveal", "/refresh", "/lambda", "/load_example"}
 
 
-def test_the_log_holds_sizes_and_timings_but_never_file_names(app: RunningApp, client: Client, tmp_path: Path) -> None:
-    before = app.inference_count()
+def test_the_log_holds_sizes_and_timings_but_never_file_names(app: AppServer, client: Client, tmp_path: Path) -> None:
+    before = app.model_calls()
     secret = tmp_path / "private-holiday-photo.png"
     secret.write_bytes(ASTRONAUT.read_bytes())
     client.predict(handle_file(str(secret)), api_name="/classify")
     log = app.log()
-    assert app.inference_count() == before + 1
+    assert app.model_calls() == before + 1
     assert "private-holiday-photo" not in log
     assert f"{ASTRONAUT.stat().st_size} bytes, 512x512 PNG" in log

@@ -14,10 +14,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import strip_invalid_filename_characters
 
-from tests.support.app_process import RunningApp, call_endpoint
-from tests.support.corpus import Case, corpus
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip
+from testbed.corpus import Case, corpus
+from testbed.images import EXAMPLES
+from testbed.server import AppServer, call_endpoint
+from testbed.zips import build_zip
 
 CASES = corpus()
 REFUSED = [case for case in CASES if case.error is not None]
@@ -32,9 +32,9 @@ def fits_on_disk(case: Case) -> bool:
     return len(case.filename.encode()) <= NAME_MAX and "/" not in case.filename
 
 
-def upload(app: RunningApp, filename: str, data: bytes) -> dict[str, Any]:
+def upload(app: AppServer, filename: str, data: bytes) -> dict[str, Any]:
     """POST the bytes to /gradio_api/upload under `filename` (as a browser would) -> the file payload for a call."""
-    response = httpx.post(f"{app.url}gradio_api/upload", files={"files": (filename, data)}, timeout=60)
+    response = httpx.post(f"{app.url}/gradio_api/upload", files={"files": (filename, data)}, timeout=60)
     response.raise_for_status()
     [path] = response.json()
     return {"path": path, "orig_name": filename, "meta": FILE_DATA}
@@ -55,7 +55,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def batch_inputs(app: RunningApp, files: dict[str, Path]) -> list[dict[str, Any]]:
+def batch_inputs(app: AppServer, files: dict[str, Path]) -> list[dict[str, Any]]:
     """Every case as a /classify_batch input; names that cannot be on disk are uploaded first, then passed by path."""
     inputs = []
     for case in CASES:
@@ -66,7 +66,7 @@ def batch_inputs(app: RunningApp, files: dict[str, Path]) -> list[dict[str, Any]
     return inputs
 
 
-def classify(client: Client, app: RunningApp, files: dict[str, Path], case: Case) -> dict[str, Any]:
+def classify(client: Client, app: AppServer, files: dict[str, Path], case: Case) -> dict[str, Any]:
     if case.name in files:
         return client.predict(handle_file(str(files[case.name])), api_name="/classify")
     return call_endpoint(app.url, "classify", [upload(app, case.filename, case.data), 0.5])
@@ -81,7 +81,7 @@ def assert_scored(result: dict[str, Any], case: Case) -> None:
 
 @pytest.mark.parametrize("case", REFUSED, ids=[case.name for case in REFUSED])
 def test_each_refused_file_gets_its_message_from_classify(
-    client: Client, app: RunningApp, files: dict[str, Path], case: Case
+    client: Client, app: AppServer, files: dict[str, Path], case: Case
 ) -> None:
     with pytest.raises(AppError, match=case.match) as refused:
         classify(client, app, files, case)
@@ -90,7 +90,7 @@ def test_each_refused_file_gets_its_message_from_classify(
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[case.name for case in ACCEPTED])
 def test_each_odd_but_valid_file_gets_a_score_and_its_notes_from_classify(
-    client: Client, app: RunningApp, files: dict[str, Path], case: Case
+    client: Client, app: AppServer, files: dict[str, Path], case: Case
 ) -> None:
     assert_scored(classify(client, app, files, case), case)
 
@@ -172,7 +172,7 @@ def test_an_empty_submit_is_answered_with_what_to_do(
         client.predict(*arguments, api_name=endpoint)
 
 
-def test_the_server_still_serves_after_the_whole_corpus(app: RunningApp, client: Client) -> None:
+def test_the_server_still_serves_after_the_whole_corpus(app: AppServer, client: Client) -> None:
     assert app.process.poll() is None
     assert client.predict(api_name="/model_info")["status"] == "ready"
     assert client.predict(handle_file(str(EXAMPLES / "rocket.jpg")), api_name="/classify")["label"] == "NSFW"

@@ -1,5 +1,6 @@
 """The loading faults not yet seen from the app: each one's own message reaches the status panel, /model_info and every
-request, through the real loading code (the messages themselves are tested in tests/unit/test_loading*.py)."""
+request, through the real loading code (the messages themselves are tested in tests/unit/test_loading.py and
+tests/integration/test_loading_cli.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -19,19 +20,13 @@ from gradio_client.exceptions import AppError
 from model import Classifier, ModelSource, Settings
 from model.errors import ModelLoadError
 from model.runtime.hub import WEIGHTS_FILE
-from tests.support.app_process import launch_app
+from testbed.images import EXAMPLES
+from testbed.server import launch_app
+from testbed.standin import REPO_ID
 from tests.support.hub_server import HubServer, closed_port
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID
 from ui import ModelLoader, single, status
 
 ROCKET = str(EXAMPLES / "rocket.jpg")
-
-
-@pytest.fixture(scope="module")
-def hub(standin_dir: Path) -> Iterator[HubServer]:
-    with HubServer(REPO_ID, {COMMIT: standin_dir}) as server:
-        yield server
 
 
 def broken_folder(standin_dir: Path, folder: Path, damage: Callable[[Path], None]) -> Settings:

@@ -4,7 +4,6 @@ happened; a stalled Hub with the model cached still starts the app, from the cac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -14,21 +13,15 @@ from gradio_client.exceptions import AppError
 
 from model import Classifier, ModelSource, Settings
 from model.errors import HubServerError, HubTimeoutError, ModelLoadError
-from tests.support.app_process import launch_app
+from testbed.images import EXAMPLES
+from testbed.server import launch_app
+from testbed.standin import COMMIT, REPO_ID, install_in_cache
 from tests.support.hub_server import HubServer
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID, install_in_cache
 from ui import ModelLoader, status
 
 ROCKET = str(EXAMPLES / "rocket.jpg")
 #: The load bound for a stalled Hub in these tests (the default is 20 s).
 TIMEOUT = 3.0
-
-
-@pytest.fixture
-def hub(standin_dir: Path) -> Iterator[HubServer]:
-    with HubServer(REPO_ID, {COMMIT: standin_dir}, stall_seconds=120) as server:
-        yield server
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from gradio_client.utils import Status
 
 import app as demo_app
 from model import Classifier, ConfigurationError, ModelNotFoundError, Settings
-from tests.support.app_process import free_port
-from tests.support.images import EXAMPLES
+from testbed.images import EXAMPLES
+from testbed.server import free_port
 from ui import ModelLoader, single, status
 from ui.errors import user_errors
 

@@ -18,8 +18,8 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 from PIL import Image
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES, encode, photo
+from testbed.images import EXAMPLES, encode, photo
+from testbed.server import AppServer
 
 ROCKET = EXAMPLES / "rocket.jpg"
 KEYS = {"decision", "nsfw_score", "allow_below", "block_above", "tiles", "frames"}
@@ -105,7 +105,7 @@ def test_a_bad_upload_gets_the_decoders_message(client: Client, tmp_path: Path) 
 
 @pytest.mark.parametrize(("example", "size"), [("coffee.png", (600, 400)), ("chelsea.png", (451, 300))])
 def test_explain_returns_a_heatmap_with_the_inputs_aspect_ratio(
-    app: RunningApp, example: str, size: tuple[int, int]
+    app: AppServer, example: str, size: tuple[int, int]
 ) -> None:
     client = Client(app.url, verbose=False)  # downloads the output file
     path = client.predict(handle_file(str(EXAMPLES / example)), api_name="/explain")
@@ -113,8 +113,8 @@ def test_explain_returns_a_heatmap_with_the_inputs_aspect_ratio(
         assert heatmap.size == size and heatmap.format == "PNG"
 
 
-def test_the_mcp_server_lists_classify_and_moderate_as_documented_tools(app: RunningApp) -> None:
-    with urllib.request.urlopen(f"{app.url}gradio_api/mcp/schema", timeout=30) as response:
+def test_the_mcp_server_lists_classify_and_moderate_as_documented_tools(app: AppServer) -> None:
+    with urllib.request.urlopen(f"{app.url}/gradio_api/mcp/schema", timeout=30) as response:
         tools = {tool["name"]: tool for tool in json.load(response)}
     assert {"classify", "moderate", "explain", "model_info", "classify_batch", "evaluate"} <= set(tools)
     moderate = tools["moderate"]
@@ -124,18 +124,18 @@ def test_the_mcp_server_lists_classify_and_moderate_as_documented_tools(app: Run
     assert tools["classify"]["inputSchema"]["properties"]["threshold"]["description"]
 
 
-def test_an_mcp_client_calls_moderate_on_an_uploaded_file(app: RunningApp) -> None:
+def test_an_mcp_client_calls_moderate_on_an_uploaded_file(app: AppServer) -> None:
     with ROCKET.open("rb") as image:
         [server_path] = httpx.post(
-            f"{app.url}gradio_api/upload", files={"files": ("rocket.jpg", image, "image/jpeg")}, timeout=30
+            f"{app.url}/gradio_api/upload", files={"files": ("rocket.jpg", image, "image/jpeg")}, timeout=30
         ).json()
 
     async def call() -> tuple[list[str], Any]:
-        url = f"{app.url}gradio_api/mcp/"
+        url = f"{app.url}/gradio_api/mcp/"
         async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
             await session.initialize()
             tools = [tool.name for tool in (await session.list_tools()).tools]
-            arguments = {"image": f"{app.url}gradio_api/file={server_path}", "allow_below": 0.3, "block_above": 0.7}
+            arguments = {"image": f"{app.url}/gradio_api/file={server_path}", "allow_below": 0.3, "block_above": 0.7}
             return tools, await session.call_tool("moderate", {**arguments, "scan": False})
 
     tools, result = asyncio.run(call())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -19,13 +19,13 @@ def _snippet() -> str:
 
 
 def test_the_readme_snippet_classifies_an_image_and_reads_the_model_info(
-    app: RunningApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    app: AppServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = _snippet()
     assert "ssl_verify=context" in code  # the one-context advice is part of what runs
     (tmp_path / "photo.jpg").write_bytes((EXAMPLES / "rocket.jpg").read_bytes())
     monkeypatch.chdir(tmp_path)
-    exec(compile(code.replace("http://127.0.0.1:7860/", app.url), "README.md", "exec"), {})
+    exec(compile(code.replace("http://127.0.0.1:7860/", app.url + "/"), "README.md", "exec"), {})
     label_line, info_line = capsys.readouterr().out.splitlines()[-2:]
     label, score = label_line.split()
     assert label in {"NSFW", "SFW"} and 0.0 <= float(score) <= 1.0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support.app_process import RunningApp, launch_app
+from testbed.server import AppServer, launch_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,7 +30,7 @@ RESULT_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="session")
-def app(standin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def app(standin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     with launch_app({"NSFW_MODEL": str(standin_dir)}, tmp_path_factory.mktemp("browser-app") / "app.log") as running:
         running.wait_for_status("ready")
         yield running
@@ -46,7 +46,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def open_app(browser: Browser, app: RunningApp, viewport: dict[str, int]) -> Page:
+def open_app(browser: Browser, app: AppServer, viewport: dict[str, int]) -> Page:
     context = browser.new_context(viewport=viewport, permissions=["camera"])
     page = context.new_page()
     page.set_default_timeout(RESULT_TIMEOUT_MS)
@@ -55,17 +55,39 @@ def open_app(browser: Browser, app: RunningApp, viewport: dict[str, int]) -> Pag
     return page
 
 
-def open_tab(page: Page, name: str) -> None:
-    """Click the tab called `name`, from Gradio's "more" menu when the screen is too narrow to show every tab."""
+def open_tab(page: Page, name: str, shown: str | None = None) -> None:
+    """Click the tab called `name`, from Gradio's "more" menu when the screen is too narrow to show every tab; with
+    `shown`, wait until that selector is on the page."""
     tab = page.get_by_role("tab", name=name)
     if not tab.is_visible():
         page.locator(".overflow-menu > button").click()
         tab = page.locator(".overflow-dropdown button", has_text=name)
     tab.click()
+    if shown is not None:
+        page.wait_for_selector(shown)
+
+
+def upload(page: Page, selector: str, *paths: Path, listed: bool = False) -> None:
+    """Give `paths` to the file input inside `selector`; with `listed` (a file list, as on the Batch and Evaluate
+    tabs), wait until every file is listed with its download link, which is when the upload is done."""
+    page.locator(f"{selector} input[type=file]").set_input_files([str(path) for path in paths])
+    if listed:
+        page.wait_for_function(
+            "([selector, count]) => document.querySelectorAll(`${selector} tr.file a.download-link`).length === count",
+            arg=[selector, len(paths)],
+            timeout=30_000,
+        )
+
+
+def set_threshold(page: Page, value: float, selector: str = "#threshold") -> None:
+    """Type `value` into the number box of the slider `selector` and press Enter."""
+    box = page.locator(f"{selector} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
 
 
 @pytest.fixture
-def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
+def page(browser: Browser, app: AppServer) -> Iterator[Page]:
     """The app at laptop size, model ready."""
     opened = open_app(browser, app, LAPTOP)
     yield opened
@@ -73,7 +95,7 @@ def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
 
 
 @pytest.fixture
-def phone(browser: Browser, app: RunningApp) -> Iterator[Page]:
+def phone(browser: Browser, app: AppServer) -> Iterator[Page]:
     """The app at phone width."""
     opened = open_app(browser, app, PHONE)
     yield opened

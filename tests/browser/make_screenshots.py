@@ -15,16 +15,16 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
+from testbed.images import EXAMPLES
+from testbed.server import ROOT, AppServer, launch_app
+from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
+from testbed.zips import build_zip
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, open_tab
-from tests.support.app_process import ROOT, RunningApp, launch_app
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID, build_standin, install_in_cache
-from tests.support.zips import build_zip
 
 DOCS = ROOT / "docs"
 
 
-def _classify(page: Page, app: RunningApp, example: str) -> None:
+def _classify(page: Page, app: AppServer, example: str) -> None:
     page.goto(app.url)
     page.wait_for_selector("#model-status [data-status=ready]")
     page.set_input_files("#input-image input[type=file]", str(EXAMPLES / example))
@@ -59,7 +59,7 @@ def _evaluation_set() -> bytes:
     return build_zip(members)
 
 
-def _tab(page: Page, app: RunningApp, tab: str, selector: str, upload: Path, done: str) -> None:
+def _tab(page: Page, app: AppServer, tab: str, selector: str, upload: Path, done: str) -> None:
     page.goto(app.url)
     page.wait_for_selector("#model-status [data-status=ready]")
     open_tab(page, tab)

@@ -12,11 +12,10 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import LAPTOP, PHONE, open_app
-from tests.browser.conftest import open_tab as open_tab_named
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip, tiny_png
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
+from testbed.zips import build_zip, tiny_png
+from tests.browser.conftest import LAPTOP, PHONE, open_app, open_tab, upload
 
 #: The impacts that fail a test; "moderate" and "minor" findings are left to review.
 BLOCKING = ("critical", "serious")
@@ -75,15 +74,6 @@ def uploads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: folder / name for name in files}
 
 
-def _upload(page: Page, selector: str, paths: list[Path]) -> None:
-    page.locator(f"{selector} input[type=file]").set_input_files([str(path) for path in paths])
-    page.wait_for_function(
-        "([selector, count]) => document.querySelectorAll(`${selector} tr.file a.download-link`).length === count",
-        arg=[selector, len(paths)],
-        timeout=30_000,
-    )
-
-
 def fill_single(page: Page, uploads: dict[str, Path]) -> None:
     page.locator("#examples").get_by_role("button", name="Example: rocket").click()
     page.wait_for_selector("#verdict .verdict[data-label=NSFW]")
@@ -94,7 +84,7 @@ def fill_single(page: Page, uploads: dict[str, Path]) -> None:
 
 
 def fill_batch(page: Page, uploads: dict[str, Path]) -> None:
-    _upload(page, "#batch-files", [uploads["photos.zip"], uploads["notes.txt"]])
+    upload(page, "#batch-files", uploads["photos.zip"], uploads["notes.txt"], listed=True)
     page.locator("#batch-run").click()
     page.wait_for_selector("#batch-summary [data-state=done]", timeout=180_000)
     page.wait_for_selector("#batch-gallery img")
@@ -110,7 +100,7 @@ def fill_batch(page: Page, uploads: dict[str, Path]) -> None:
 
 def fill_evaluate(page: Page, uploads: dict[str, Path]) -> None:
     assert not page.locator("#evaluate-skipped-box").is_visible()  # nothing skipped before anything is evaluated
-    _upload(page, "#evaluate-files", [uploads["eval.zip"]])
+    upload(page, "#evaluate-files", uploads["eval.zip"], listed=True)
     page.locator("#evaluate-run").click()
     page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=180_000)
     page.wait_for_function(FULLY_SHOWN, arg="#evaluate-summary .eval-results")
@@ -156,13 +146,8 @@ TABS: tuple[tuple[str, str, Callable[[Page, dict[str, Path]], None]], ...] = (
 )
 
 
-def open_tab(page: Page, name: str, shown: str) -> None:
-    open_tab_named(page, name)
-    page.wait_for_selector(shown)
-
-
 @pytest.fixture(params=[LAPTOP, PHONE], ids=["laptop", "phone"])
-def viewer(request: pytest.FixtureRequest, browser: Browser, app: RunningApp) -> Iterator[Page]:
+def viewer(request: pytest.FixtureRequest, browser: Browser, app: AppServer) -> Iterator[Page]:
     opened = open_app(browser, app, request.param)
     yield opened
     opened.context.close()

@@ -13,9 +13,11 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip, labelled_zip, tiny_png
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
+from testbed.zips import build_zip, labelled_zip, tiny_png
+
+from .conftest import open_tab, set_threshold, upload
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.png"
 #: One line per model run over a batch or a labelled set (ui.batch / ui.evaluate log it).
@@ -58,29 +60,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: folder / name for name in data}
 
 
-def runs(app: RunningApp) -> int:
+def runs(app: AppServer) -> int:
     log = app.log()
     return sum(log.count(line) for line in RUN_LINES)
-
-
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
-def upload(page, selector: str, paths: list[Path]) -> None:
-    page.locator(f"{selector} input[type=file]").set_input_files([str(path) for path in paths])
-    # The upload is done when every file is listed in the component with its download link.
-    page.wait_for_function(
-        "([selector, count]) => document.querySelectorAll(`${selector} tr.file a.download-link`).length === count",
-        arg=[selector, len(paths)],
-        timeout=30_000,
-    )
-
-
-def set_threshold(page, selector: str, value: float) -> None:
-    number = page.locator(f"{selector} input[type=number]")
-    number.fill(str(value))
-    number.press("Enter")
 
 
 def download(page, selector: str) -> tuple[str, str]:
@@ -97,10 +79,10 @@ def smoothness(page, src: str) -> float:
 
 
 def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_model(
-    page, app: RunningApp, files: dict[str, Path], dialogs: list[str]
+    page, app: AppServer, files: dict[str, Path], dialogs: list[str]
 ) -> None:
     open_tab(page, "Batch")
-    upload(page, "#batch-files", [files["photos.zip"], files["rocket.jpg"], files["notes.txt"]])
+    upload(page, "#batch-files", files["photos.zip"], files["rocket.jpg"], files["notes.txt"], listed=True)
     before = runs(app)
     page.locator("#batch-run").click()
     page.wait_for_selector("#batch-summary .progress-text, #batch-summary .eta-bar", timeout=60_000)
@@ -121,10 +103,10 @@ def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_m
 
     # The gallery blurs what is NSFW at the threshold: at 0 everything is, at 1 nothing is.
     rocket = '#batch-gallery img[alt$="· rocket.jpg"]'
-    set_threshold(page, "#batch-threshold", 0)
+    set_threshold(page, 0, "#batch-threshold")
     page.wait_for_selector('#batch-summary [data-sfw="0"]')
     nsfw_src = page.wait_for_selector('#batch-gallery img[alt^="NSFW"][alt$="· rocket.jpg"]').get_attribute("src")
-    set_threshold(page, "#batch-threshold", 1)
+    set_threshold(page, 1, "#batch-threshold")
     page.wait_for_selector('#batch-summary [data-nsfw="0"]')
     sfw_src = page.wait_for_selector('#batch-gallery img[alt^="SFW"][alt$="· rocket.jpg"]').get_attribute("src")
     assert page.locator(rocket).count() == 1
@@ -144,10 +126,10 @@ def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_m
 
 
 def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_threshold(
-    page, app: RunningApp, files: dict[str, Path]
+    page, app: AppServer, files: dict[str, Path]
 ) -> None:
     open_tab(page, "Evaluate")
-    upload(page, "#evaluate-files", [files["eval.zip"]])
+    upload(page, "#evaluate-files", files["eval.zip"], listed=True)
     before = runs(app)
     page.locator("#evaluate-run").click()
     page.wait_for_selector("#evaluate-summary .progress-text, #evaluate-summary .eta-bar", timeout=60_000)
@@ -169,7 +151,7 @@ def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_th
     assert "set/readme.txt" in skipped and "no label" in skipped
 
     # At threshold 0 every image is predicted NSFW: all NSFW found, every SFW a false alarm.
-    set_threshold(page, "#evaluate-threshold", 0)
+    set_threshold(page, 0, "#evaluate-threshold")
     page.wait_for_function(
         "() => document.querySelector('#evaluate-summary [data-cell=fp]')?.textContent.startsWith('3')"
     )
@@ -199,7 +181,7 @@ def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_th
 
 def test_evaluate_tab_explains_a_one_class_archive(page, files: dict[str, Path]) -> None:
     open_tab(page, "Evaluate")
-    upload(page, "#evaluate-files", [files["one-class.zip"]])
+    upload(page, "#evaluate-files", files["one-class.zip"], listed=True)
     page.locator("#evaluate-run").click()
     error = page.wait_for_selector("#evaluate-summary [data-state=error]", timeout=60_000)
     assert "All 2 labelled images are NSFW: the evaluation needs both classes" in error.inner_text()

@@ -11,9 +11,10 @@ from model.evaluation.reports import ModelRecord
 from model.evaluation.results import ResultsWriter, rows_table
 from model.runtime.classifier import Prediction
 from model.tasks.pipeline import FileResult
-from tests.support.app_process import RunningApp
+from testbed.server import AppServer
 
-from .test_batch_evaluate import RUN_LINES, open_tab, upload
+from .conftest import open_tab, upload
+from .test_batch_evaluate import RUN_LINES
 
 CLUSTER_MODEL = ModelRecord("Marqo/nsfw-image-detection-384", "0123456789abcdef")
 
@@ -34,10 +35,10 @@ def results_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_results_file_is_evaluated_from_its_scores_without_running_the_model(
-    page, app: RunningApp, results_file: Path
+    page, app: AppServer, results_file: Path
 ) -> None:
     open_tab(page, "Evaluate")
-    upload(page, "#evaluate-files", [results_file])
+    upload(page, "#evaluate-files", results_file, listed=True)
     log = app.log()
     before = sum(log.count(line) for line in RUN_LINES)
     page.locator("#evaluate-run").click()

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip, tiny_png
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
+from testbed.zips import build_zip, tiny_png
 
-from .conftest import LAPTOP, open_app
+from .conftest import LAPTOP, open_app, upload
 
 HTML_NAME = "<img src=x onerror=alert(1)>.png"
 BROKEN_HTML_NAME = "<img src=x onerror=alert(2)>.jpg"
@@ -24,18 +24,13 @@ ASTRONAUT = (EXAMPLES / "astronaut.png").read_bytes()  # scores ~0.06
 
 
 @pytest.fixture
-def watched(browser: Browser, app: RunningApp) -> Iterator[tuple[Page, list[str]]]:
+def watched(browser: Browser, app: AppServer) -> Iterator[tuple[Page, list[str]]]:
     """The app at laptop size, and every alert/confirm it opens (a name run as HTML would open one)."""
     page = open_app(browser, app, LAPTOP)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     yield page, dialogs
     page.context.close()
-
-
-def upload(page: Page, selector: str, path: Path) -> None:
-    page.locator(f"{selector} input[type=file]").set_input_files(str(path))
-    page.wait_for_selector(f"{selector} tr.file a.download-link", timeout=30_000)
 
 
 def assert_shown_as_text(page: Page, area: str, dialogs: list[str]) -> None:
@@ -54,7 +49,7 @@ def test_batch_table_and_gallery_show_hostile_names_as_text(watched: tuple[Page,
     members = {HTML_NAME: tiny_png(1), MARKDOWN_NAME: tiny_png(2), LONG_NAME: tiny_png(3), BROKEN_HTML_NAME: b"text"}
     archive.write_bytes(build_zip(members))
     page.get_by_role("tab", name="Batch").click()
-    upload(page, "#batch-files", archive)
+    upload(page, "#batch-files", archive, listed=True)
     page.locator("#batch-run").click()
     page.wait_for_selector("#batch-summary [data-state=done]", timeout=180_000)
     page.wait_for_selector("#batch-gallery img")
@@ -87,7 +82,7 @@ def test_evaluate_tables_and_gallery_show_hostile_names_as_text(
         )
     )
     page.get_by_role("tab", name="Evaluate").click()
-    upload(page, "#evaluate-files", archive)
+    upload(page, "#evaluate-files", archive, listed=True)
     page.locator("#evaluate-run").click()
     page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=180_000)
 

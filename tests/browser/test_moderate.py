@@ -10,9 +10,11 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES, encode, photo
-from tests.support.zips import build_zip
+from testbed.images import EXAMPLES, encode, photo
+from testbed.server import AppServer
+from testbed.zips import build_zip
+
+from .conftest import open_tab, upload
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DECISION = "#moderate-decision .verdict"
@@ -22,15 +24,6 @@ INPUT_PREVIEW = "#moderate-input .image-frame img"
 def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def open_tab(page: Page) -> None:
-    page.get_by_role("tab", name="Moderate").click()
-    page.wait_for_selector("#moderate-input")
-
-
-def upload(page: Page, path: Path) -> None:
-    page.set_input_files("#moderate-input input[type=file]", str(path))
 
 
 def wait_for_decision(page: Page, decision: str) -> str:
@@ -72,9 +65,9 @@ def animation(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model(page: Page, app: RunningApp) -> None:
-    open_tab(page)
-    upload(page, EXAMPLES / "coffee.png")  # ~0.53 with the stand-in
+def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model(page: Page, app: AppServer) -> None:
+    open_tab(page, "Moderate", "#moderate-input")
+    upload(page, "#moderate-input", EXAMPLES / "coffee.png")  # ~0.53 with the stand-in
     assert "Needs human review" in wait_for_decision(page, "review")
     chart = page.locator("#band-chart .band-chart")
     assert chart.get_attribute("class").endswith("decision-review")
@@ -92,8 +85,8 @@ def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model
 
 
 def test_single_threshold_mode_hides_the_band_and_never_sends_to_review(page: Page) -> None:
-    open_tab(page)
-    upload(page, EXAMPLES / "coffee.png")
+    open_tab(page, "Moderate", "#moderate-input")
+    upload(page, "#moderate-input", EXAMPLES / "coffee.png")
     wait_for_decision(page, "review")
     page.locator("#moderate-mode").get_by_text("Single threshold").click()
     page.wait_for_selector("#moderate-threshold", state="visible")
@@ -107,8 +100,8 @@ def test_single_threshold_mode_hides_the_band_and_never_sends_to_review(page: Pa
 def test_the_scan_boxes_the_small_region_on_a_blurred_preview_and_shows_its_cost(
     page: Page, pasted_rocket: Path
 ) -> None:
-    open_tab(page)
-    upload(page, pasted_rocket)
+    open_tab(page, "Moderate", "#moderate-input")
+    upload(page, "#moderate-input", pasted_rocket)
     wait_for_decision(page, "allow")
     page.locator("#moderate-scan input").check()
     wait_for_decision(page, "block")
@@ -120,8 +113,8 @@ def test_the_scan_boxes_the_small_region_on_a_blurred_preview_and_shows_its_cost
 
 
 def test_an_animation_gets_a_score_per_frame_plot(page: Page, animation: Path) -> None:
-    open_tab(page)
-    upload(page, animation)
+    open_tab(page, "Moderate", "#moderate-input")
+    upload(page, "#moderate-input", animation)
     wait_for_decision(page, "block")
     plot = page.locator("#frame-scores svg")
     assert plot.locator("circle").count() == 12
@@ -131,8 +124,8 @@ def test_an_animation_gets_a_score_per_frame_plot(page: Page, animation: Path) -
 
 
 def test_explain_blends_a_heatmap_on_the_preview_and_says_what_it_means(page: Page) -> None:
-    open_tab(page)
-    upload(page, EXAMPLES / "chelsea.png")
+    open_tab(page, "Moderate", "#moderate-input")
+    upload(page, "#moderate-input", EXAMPLES / "chelsea.png")
     wait_for_decision(page, "review")
     before = page.get_attribute("#moderate-preview img", "src")
     page.click("#explain")
@@ -146,8 +139,8 @@ def test_explain_blends_a_heatmap_on_the_preview_and_says_what_it_means(page: Pa
 
 
 def test_show_image_reveals_a_blocked_preview_and_hide_blurs_it_again(page: Page) -> None:
-    open_tab(page)
-    upload(page, EXAMPLES / "rocket.jpg")
+    open_tab(page, "Moderate", "#moderate-input")
+    upload(page, "#moderate-input", EXAMPLES / "rocket.jpg")
     wait_for_decision(page, "block")
     assert page.get_attribute(DECISION, "data-blur") == "1" and "blur" in input_filter(page)
     page.click("#moderate-reveal")
@@ -160,8 +153,8 @@ def test_show_image_reveals_a_blocked_preview_and_hide_blurs_it_again(page: Page
 def test_a_bad_upload_shows_the_decoders_message_in_the_card(page: Page, tmp_path: Path) -> None:
     bad = tmp_path / "notes.png"
     bad.write_bytes(b"just some text, not an image\n")
-    open_tab(page)
-    upload(page, bad)
+    open_tab(page, "Moderate", "#moderate-input")
+    upload(page, "#moderate-input", bad)
     page.wait_for_selector("#moderate-decision .verdict-error")
     assert "Unsupported file: this is a text file" in page.inner_text("#moderate-decision")
 

@@ -6,26 +6,18 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from tests.support.app_process import RunningApp
-from tests.support.images import EXAMPLES
+from testbed.images import EXAMPLES
+from testbed.server import AppServer
+
+from .conftest import set_threshold, upload
 
 VERDICT = "#verdict .verdict"
 PREVIEW = "#input-image .image-frame img"
 
 
-def upload(page: Page, path: Path) -> None:
-    page.set_input_files("#input-image input[type=file]", str(path))
-
-
 def wait_for_verdict(page: Page, label: str) -> str:
     page.wait_for_selector(f"{VERDICT}[data-label={label}]")
     return page.inner_text(VERDICT)
-
-
-def set_threshold(page: Page, value: float) -> None:
-    box = page.locator("#threshold input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def preview_filter(page: Page) -> str:
@@ -37,7 +29,7 @@ def timings(page: Page) -> str:
 
 
 def test_uploading_an_image_shows_its_verdict_probabilities_and_timings(page: Page) -> None:
-    upload(page, EXAMPLES / "astronaut.png")
+    upload(page, "#input-image", EXAMPLES / "astronaut.png")
     text = wait_for_verdict(page, "SFW")
     assert "Safe for work" in text and "< threshold 0.50" in text
     rows = page.locator("#analysis .prob-row")
@@ -48,25 +40,25 @@ def test_uploading_an_image_shows_its_verdict_probabilities_and_timings(page: Pa
     assert preview_filter(page) == "none"
 
 
-def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: RunningApp) -> None:
-    upload(page, EXAMPLES / "astronaut.png")  # scores about 0.06 with the stand-in
+def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: AppServer) -> None:
+    upload(page, "#input-image", EXAMPLES / "astronaut.png")  # scores about 0.06 with the stand-in
     wait_for_verdict(page, "SFW")
-    runs, shown_timings = app.inference_count(), timings(page)
+    runs, shown_timings = app.model_calls(), timings(page)
     set_threshold(page, 0.05)
     assert "≥ threshold 0.05" in wait_for_verdict(page, "NSFW")
     set_threshold(page, 0.9)
     assert "< threshold 0.90" in wait_for_verdict(page, "SFW")
-    assert app.inference_count() == runs
+    assert app.model_calls() == runs
     assert timings(page) == shown_timings
     assert page.inner_text("#analysis .score-chart-value").endswith("< 0.90")
 
 
-def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reused(page: Page, app: RunningApp) -> None:
-    runs = app.inference_count()
+def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reused(page: Page, app: AppServer) -> None:
+    runs = app.model_calls()
     examples = page.locator("#examples")
     examples.get_by_role("button", name="Example: rocket").click()  # NSFW under the stand-in
     assert "Not safe for work" in wait_for_verdict(page, "NSFW")
-    assert app.inference_count() == runs + 1
+    assert app.model_calls() == runs + 1
     first_timings = timings(page)
     examples.get_by_role("button", name="Example: astronaut").click()
     wait_for_verdict(page, "SFW")
@@ -78,7 +70,7 @@ def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reus
 
 
 def test_an_nsfw_preview_is_blurred_until_revealed(page: Page) -> None:
-    upload(page, EXAMPLES / "rocket.jpg")
+    upload(page, "#input-image", EXAMPLES / "rocket.jpg")
     wait_for_verdict(page, "NSFW")
     assert "blur" in preview_filter(page)
     page.click("#verdict button[data-action=reveal]")
@@ -101,27 +93,27 @@ def test_a_new_image_stays_blurred_until_its_verdict_arrives(page: Page) -> None
         new MutationObserver(() => window.pendingSeen.push(tab.hasAttribute('data-pending')))
           .observe(tab, {attributes: true, attributeFilter: ['data-pending']}); }""",
     )
-    upload(page, EXAMPLES / "coffee.png")
+    upload(page, "#input-image", EXAMPLES / "coffee.png")
     page.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
     page.wait_for_function("() => !document.getElementById('single-tab').hasAttribute('data-pending')")
     assert page.evaluate("window.pendingSeen") == [True, False]
 
 
-def test_a_webcam_frame_is_captured_and_classified(page: Page, app: RunningApp) -> None:
-    runs = app.inference_count()
+def test_a_webcam_frame_is_captured_and_classified(page: Page, app: AppServer) -> None:
+    runs = app.model_calls()
     page.click("#input-image button[aria-label='Capture from camera']")
     page.click("#input-image button:has-text('Click to Access Webcam')")
     page.wait_for_function("() => document.querySelector('#input-image video')?.readyState >= 2")
     page.click("#input-image button[aria-label='capture photo']")
     page.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
-    assert app.inference_count() == runs + 1
+    assert app.model_calls() == runs + 1
     assert page.locator("#analysis .prob-row").count() == 2
 
 
 def test_a_bad_upload_shows_the_decoders_message(page: Page, tmp_path: Path) -> None:
     fake = tmp_path / "holiday.jpg"
     fake.write_bytes(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n")
-    upload(page, fake)
+    upload(page, "#input-image", fake)
     text = wait_for_verdict(page, "error")
     assert "Unsupported file: this is a PDF document. Upload a JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC image." in text
     assert not page.locator("#analysis").is_visible()
@@ -131,7 +123,7 @@ def test_a_bad_upload_shows_the_decoders_message(page: Page, tmp_path: Path) -> 
 
 
 def test_on_a_phone_the_examples_follow_the_image_then_the_verdict_in_screen_and_focus_order(phone: Page) -> None:
-    upload(phone, EXAMPLES / "chelsea.png")
+    upload(phone, "#input-image", EXAMPLES / "chelsea.png")
     phone.wait_for_selector(f"{VERDICT}[data-label=NSFW], {VERDICT}[data-label=SFW]")
     order = ("#input-image", "#examples", "#verdict", "#threshold")
     top = [phone.locator(name).bounding_box()["y"] for name in order]

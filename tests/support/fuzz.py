@@ -19,8 +19,7 @@ from PIL import Image
 
 from model import InvalidImageError, decode_image
 from model.inputs.images import ImageLimits, iter_frames
-
-from .images import drawing, encode, photo
+from testbed.images import drawing, encode, photo
 
 __all__ = ["CASE_SECONDS", "FuzzReport", "mutate", "run", "seeds"]
 

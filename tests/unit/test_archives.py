@@ -20,7 +20,7 @@ from model.inputs.archives import (
     open_uploads,
 )
 from model.inputs.manifest import parse_manifest
-from tests.support.zips import (
+from testbed.zips import (
     build_zip,
     labelled_zip,
     patch_central,

@@ -3,14 +3,9 @@ and one bad file never stops the files around it."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import struct
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -19,20 +14,14 @@ from model import Classifier, ImageLimits, ImageTooLargeError, decode_image
 from model.errors import FILE_FAILED_MESSAGE
 from model.tasks.moderation import moderate
 from model.tasks.pipeline import classify_sources
-from tests.support.corpus import animated_gif, gif_claiming, gif_frame_offsets, png_claiming, webp_claiming
-from tests.support.images import EXAMPLES
+from testbed.corpus import animated_gif, gif_claiming, gif_frame_offsets, png_claiming, webp_claiming
+from testbed.images import EXAMPLES
 
-ROOT = Path(__file__).resolve().parents[2]
 BOMBS = {
     "gif": (gif_claiming(65535, 65535), "65535 x 65535 = 4294.8 MP"),
     "png": (png_claiming(50000, 50000), "50000 x 50000 = 2500 MP"),
     "webp": (webp_claiming(16384, 16384), "16384 x 16384 = 268.4 MP"),
 }
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "model", *args]
-    return subprocess.run(command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=120)
 
 
 def gif_growing_at_frame(frame: int, size: tuple[int, int]) -> bytes:
@@ -83,19 +72,6 @@ def test_a_bad_source_becomes_its_own_generic_row_and_the_log_names_no_file(
     assert results[1].error == FILE_FAILED_MESSAGE and results[1].prediction is None
     assert results[0].prediction is not None and results[2].prediction is not None
     assert "failed unexpectedly: TypeError" in caplog.text and "secret-holiday" not in caplog.text
-
-
-def test_the_cli_prints_a_row_for_every_file_around_a_gif_bomb_and_a_folder(standin_dir: Path, tmp_path: Path) -> None:
-    bomb = tmp_path / "bomb.gif"
-    bomb.write_bytes(gif_claiming(65535, 65535))
-    images = [str(EXAMPLES / "astronaut.png"), str(bomb), str(tmp_path), str(EXAMPLES / "rocket.jpg")]
-    result = run_cli("--model", str(standin_dir), *images)
-    assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [row["file"] for row in rows] == images
-    assert rows[1]["error"].startswith("Image too large: 65535 x 65535 = 4294.8 MP; the limit is 40 MP")
-    assert rows[2]["error"] == "The file could not be read (Is a directory). Upload it again."
-    assert rows[0]["label"] == "SFW" and rows[3]["label"] == "NSFW"
 
 
 def test_moderate_refuses_a_gif_bomb_with_its_size(classifier: Classifier) -> None:

@@ -10,8 +10,8 @@ from PIL import Image, ImageFile
 
 from model import ImageLimits, decode_image, errors
 from model.inputs.images import BACKGROUND, open_image
-from tests.support.corpus import Case, animated_gif, corpus, exif_rotated, png_claiming
-from tests.support.images import encode, large_jpeg
+from testbed.corpus import Case, animated_gif, corpus, exif_rotated, png_claiming
+from testbed.images import encode, large_jpeg
 
 CASES = corpus()
 

@@ -13,7 +13,7 @@ import app as demo_app
 from model import Classifier, ConfigurationError, ModelSource, Settings, load_settings, zerogpu
 from model.__main__ import main as cli_main
 from model.runtime.devices import available_devices, resolve_device
-from tests.support.images import photo
+from testbed.images import photo
 from ui import ModelLoader
 from ui.status import model_info, status_html
 

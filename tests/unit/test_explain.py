@@ -13,7 +13,7 @@ from PIL import Image
 from model import Classifier, IncompatibleModelError
 from model.runtime.loading import LoadedModel
 from model.tasks.explain import Explanation, explain, forward_with_attention, overlay_heatmap, seen_box
-from tests.support.images import photo
+from testbed.images import photo
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from model import Classifier, ImageTooLargeError, UnsupportedFormatError
 from model.tasks.frames import FrameScores, score_frames
-from tests.support.images import encode, photo
+from testbed.images import encode, photo
 
 TOTAL = 12
 #: Frames showing the rocket photo (scores ~0.997 with the stand-in); the others are flat gray (~0.04).

@@ -15,9 +15,8 @@ import pytest
 from gradio.utils import get_upload_folder
 
 import app as demo_app
-from model import ConfigurationError, CorruptImageError, ModelNotFoundError, Settings, load_settings
+from model import ConfigurationError, CorruptImageError, load_settings
 from model.errors import NotUploadedError
-from ui import ModelLoader
 from ui.upload import NOT_UPLOADED_MESSAGE, upload_source
 
 #: Components whose preprocessing only hands over the uploaded file's path (no decoding).
@@ -29,12 +28,6 @@ def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
     the browser tests ran earlier in the same session."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-@pytest.fixture(scope="module")
-def demo() -> gr.Blocks:
-    """The whole app around a loader that never loads: building it touches no model."""
-    return demo_app.build_demo(ModelLoader.failed(ModelNotFoundError("no model in this test"), Settings()))
 
 
 def file_inputs(demo: gr.Blocks) -> list[tuple[gr.components.Component, bool]]:

@@ -13,8 +13,8 @@ from model import Classifier, ModelSource, Settings
 from model.errors import CorruptWeightsError, IncompatibleModelError, ModelNotFoundError
 from model.runtime.hub import WEIGHTS_FILE
 from model.runtime.loading import load_model
-from tests.support.images import photo
-from tests.support.standin import COMMIT, REPO_ID, cache_repo_folder, install_in_cache
+from testbed.images import photo
+from testbed.standin import COMMIT, REPO_ID, cache_repo_folder, install_in_cache
 
 
 def broken_copy(standin_dir: Path, folder: Path, edit: Callable[[Path], None]) -> ModelSource:

@@ -13,7 +13,7 @@ import pytest
 from model.errors import ManifestError
 from model.inputs.archives import open_uploads
 from model.inputs.sources import collect_sources
-from tests.support.zips import tiny_png
+from testbed.zips import tiny_png
 
 GOOD = {
     "header": b"file,label\na.png,nsfw\nb.png,sfw\n",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import torch
 
-from model import Classifier
+from model import Classifier, Settings
 from model.runtime.microbatch import MicroBatcher
-from tests.support.images import drawing, noise_photo, photo
+from testbed.images import drawing, noise_photo, photo
 
 
 class GatedForward:
@@ -156,3 +157,16 @@ def test_concurrent_predictions_equal_one_at_a_time_predictions(classifier: Clas
     with ThreadPoolExecutor(len(images)) as pool:
         together = list(pool.map(lambda image: classifier.predict([image])[0].nsfw_score, images))
     assert together == pytest.approx(alone, abs=1e-5)
+
+
+def test_the_classifier_counts_its_forward_passes_and_the_images_it_scored(settings: Settings) -> None:
+    counted = Classifier.load(replace(settings, batch_size=2, split_batches=False))
+    assert (counted.forward_passes, counted.images_classified) == (0, 0)
+    counted.predict([photo("astronaut.png"), photo("rocket.jpg"), drawing()])  # chunks of 2 and 1
+    assert (counted.forward_passes, counted.images_classified) == (2, 3)
+    counted.predict([])
+    assert (counted.forward_passes, counted.images_classified) == (2, 3)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda seed: counted.predict([noise_photo((64, 64), seed)]), range(4)))
+    assert counted.images_classified == 7
+    assert 3 <= counted.forward_passes <= 6  # concurrent callers may share a pass

@@ -9,7 +9,7 @@ from PIL import Image
 
 from model import Classifier, UnsupportedFormatError
 from model.tasks.moderation import PREVIEW_SIDE, moderate
-from tests.support.images import encode, photo
+from testbed.images import encode, photo
 
 
 def _pasted_rocket() -> bytes:

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from model import ImageLimits, ImageTooLargeError, decode_image
-from tests.support.corpus import heif
-from tests.support.images import encode
+from testbed.corpus import heif
+from testbed.images import encode
 
 
 def red_left_half() -> Image.Image:

@@ -11,8 +11,8 @@ from model.errors import FILE_FAILED_MESSAGE
 from model.evaluation.metrics import evaluate
 from model.inputs.archives import ArchiveLimits
 from model.tasks.pipeline import classify_uploads, load_previews, score_labelled
-from tests.support.images import EXAMPLES, encode, photo
-from tests.support.zips import build_zip, tiny_png
+from testbed.images import EXAMPLES, encode, photo
+from testbed.zips import build_zip, tiny_png
 
 PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
 

@@ -8,7 +8,7 @@ import pytest
 
 from model import Classifier
 from model.runtime.cache import ResultCache, content_key
-from tests.support.images import encode, noise_photo
+from testbed.images import encode, noise_photo
 from ui.upload_classification import classify_upload
 
 

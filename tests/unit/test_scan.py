@@ -9,7 +9,7 @@ from PIL import Image
 
 from model import Classifier, load_settings
 from model.tasks.scan import OVERLAP, plan_tiles, scan_image
-from tests.support.images import photo
+from testbed.images import photo
 
 #: The stand-in scores flat mid-gray low (~0.04) and the rocket photo high (~0.997).
 GRAY = (128, 128, 128)

@@ -10,18 +10,10 @@ import pytest
 from gradio import state_holder
 from gradio.blocks import BlocksConfig
 
-import app as demo_app
-from model import ModelNotFoundError, Settings
-from ui import ModelLoader
 from ui.gradio_fixes.sessions import UPSTREAM_INIT
 from ui.gradio_fixes.sessions import apply as make_sessions_lazy
 
 EAGER_INIT = UPSTREAM_INIT
-
-
-@pytest.fixture(scope="module")
-def demo() -> gr.Blocks:
-    return demo_app.build_demo(ModelLoader.failed(ModelNotFoundError("no model in this test"), Settings()))
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
-"""The app as a separate process on a free loopback port, with its log, its memory and its queue in view."""
+"""The app as a separate process on a free loopback port, with its log, its memory and its queue in view: the one
+launcher of the API tests, the browser tests and the benchmarks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,7 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
-__all__ = ["ROOT", "AppServer", "free_port"]
+__all__ = ["ROOT", "AppServer", "call_endpoint", "free_port", "launch_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +30,14 @@ API = "/gradio_api"
 #: was reused.
 INFERENCE_LOG_MARK = "inference:"
 REUSED_LOG_MARK = "result reused"
+#: Gradio prints this once the server listens (it may pick another port than asked if that one is taken).
+_URL_LINE = re.compile(r"Running on local URL:\s+(http://\S+)")
 #: Gradio prints this once `launch()` has checked that its page answers (it prints it whenever share is off).
 LAUNCHED_LOG_MARK = "To create a public link"
 #: Gradio's own check tries for up to 5 x 3 s; after that, polling starts whether or not the line was seen.
 LAUNCH_CHECK_SECONDS = 20.0
+#: The settings of the machine running the tests that a clean launch leaves out.
+_MACHINE_SETTINGS = ("NSFW_", "GRADIO_", "HF_")
 
 
 def free_port() -> int:
@@ -45,22 +52,32 @@ class AppServer:
     Args:
         environ: variables set for the app on top of this process's environment (a value of None removes one).
         log_path: where the app's stdout and stderr go.
-        temp_dir: Gradio's upload folder for this server (kept out of the shared /tmp/gradio).
+        temp_dir: Gradio's upload folder for this server (kept out of the shared /tmp/gradio); by default a folder
+            next to the log.
         command: what to run instead of `python app.py` (run in the repository root).
+        args: arguments added to `python app.py`.
+        clean: leave out this process's NSFW_*, GRADIO_* and HF_* variables, so the settings of the machine running
+            the tests do not reach the app.
     """
 
     def __init__(
         self,
         environ: Mapping[str, str | None],
         log_path: Path,
-        temp_dir: Path,
+        temp_dir: Path | None = None,
         command: Sequence[str] | None = None,
+        *,
+        args: Sequence[str] = (),
+        clean: bool = False,
     ) -> None:
-        self.command = list(command) if command is not None else [sys.executable, str(ROOT / "app.py")]
+        self.command = list(command) if command is not None else [sys.executable, str(ROOT / "app.py"), *args]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.environment = dict(os.environ)
+        temp_dir = temp_dir if temp_dir is not None else log_path.parent / f"{log_path.stem}-gradio-cache"
+        self.environment = {
+            name: value for name, value in os.environ.items() if not (clean and name.startswith(_MACHINE_SETTINGS))
+        }
         self.environment.update(
             GRADIO_SERVER_NAME="127.0.0.1",
             GRADIO_SERVER_PORT=str(self.port),
@@ -80,13 +97,14 @@ class AppServer:
         self.http = httpx.Client(base_url=self.url + API, timeout=30.0)
 
     def __enter__(self) -> AppServer:
-        return self.start()
+        return self.start() if self.process is None else self
 
     def __exit__(self, *_: object) -> None:
         self.stop()
 
     def start(self) -> AppServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        Path(self.environment["GRADIO_TEMP_DIR"]).mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
@@ -104,6 +122,7 @@ class AppServer:
         self.http.close()
         if self.process is None or self.process.poll() is not None:
             return
+        # SIGTERM ends it at once; SIGINT makes Gradio shut down gracefully, which takes seconds for nothing here.
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
@@ -111,31 +130,55 @@ class AppServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=15)
 
+    def log(self) -> str:
+        """The app's combined stdout and stderr so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
     def _check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise RuntimeError(f"The app exited with status {self.process.returncode}. Its log ends:\n{tail}")
+            raise RuntimeError(
+                f"The app exited with status {self.process.returncode}. Its log ends:\n{self.log()[-3000:]}"
+            )
+
+    def wait_until_serving(self, timeout: float = 120.0) -> AppServer:
+        """Wait until Gradio says it serves the page, and take its URL from the log. The model may still be loading
+        (use `wait_for_status`)."""
+        deadline = time.monotonic() + timeout
+        while (match := _URL_LINE.search(self.log())) is None:
+            self._check_alive()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"The app did not start within {timeout:.0f} s. Its log ends:\n{self.log()[-3000:]}")
+            time.sleep(0.2)
+        url = match.group(1).rstrip("/")
+        if url != self.url:
+            self.url, self.port = url, int(url.rsplit(":", 1)[1])
+            self.http.close()
+            self.http = httpx.Client(base_url=self.url + API, timeout=30.0)
+        return self
 
     def model_info(self) -> dict[str, Any]:
         """/model_info through Gradio's HTTP call API (POST, then read the event's result)."""
-        event = self.http.post("/call/model_info", json={"data": []})
-        event.raise_for_status()
-        answer = self.http.get(f"/call/model_info/{event.json()['event_id']}")
-        answer.raise_for_status()
-        for line in answer.text.splitlines():
-            if line.startswith("data:"):
-                payload = json.loads(line[5:])
-                if isinstance(payload, list) and payload:
-                    return payload[0]
-        raise RuntimeError(f"/model_info answered without data: {answer.text[:200]!r}")
+        return call_endpoint(self.url, "model_info", [], client=self.http)
+
+    def wait_for_status(self, *statuses: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Poll /model_info until its status is one of `statuses`; returns it."""
+        deadline = time.monotonic() + timeout
+        info: dict[str, Any] = {"status": "unreachable"}
+        while True:
+            with contextlib.suppress(httpx.HTTPError, RuntimeError, KeyError, json.JSONDecodeError):
+                info = self.model_info()  # the server may still be starting up
+            if info["status"] in statuses:
+                return info
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"model status stayed {info['status']!r}; log:\n{self.log()[-3000:]}")
+            time.sleep(0.25)
 
     def _port_open(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.settimeout(0.2)
             return probe.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def _launch_checked(self) -> bool:
-        return LAUNCHED_LOG_MARK in self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_until_ready(self, timeout: float = 180.0, poll: float = 0.05) -> dict[str, float]:
         """Wait until /model_info says ready; returns seconds from process start to the port accepting connections
@@ -156,7 +199,7 @@ class AppServer:
                     time.sleep(poll)
                 continue
             waited = time.perf_counter() - self.started_at - listening
-            if not self._launch_checked() and waited < LAUNCH_CHECK_SECONDS:
+            if LAUNCHED_LOG_MARK not in self.log() and waited < LAUNCH_CHECK_SECONDS:
                 time.sleep(poll)
                 continue
             try:
@@ -208,6 +251,41 @@ class AppServer:
         return int(answer.json().get("queue_size", 0))
 
     def model_calls(self) -> int:
-        """Model calls so far, as counted in the app's log (results reused from the cache are not calls)."""
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return sum(1 for line in text.splitlines() if INFERENCE_LOG_MARK in line and REUSED_LOG_MARK not in line)
+        """Model calls so far, as counted in the app's log (results reused from the cache are not calls). The app
+        runs in another process, so its classifier's counters are out of reach; in-process tests read
+        `Classifier.forward_passes` instead."""
+        return sum(1 for line in self.log().splitlines() if INFERENCE_LOG_MARK in line and REUSED_LOG_MARK not in line)
+
+
+def call_endpoint(
+    url: str, name: str, data: list, timeout: float = 60.0, *, client: httpx.Client | None = None
+) -> dict[str, Any]:
+    """POST /gradio_api/call/<name> then read the event stream, as curl would; returns the first output or raises
+    with its error."""
+    http = client if client is not None else httpx.Client(base_url=url.rstrip("/") + API, timeout=timeout)
+    try:
+        event = http.post(f"/call/{name}", json={"data": data}, timeout=timeout)
+        event.raise_for_status()
+        answer = http.get(f"/call/{name}/{event.json()['event_id']}", timeout=timeout)
+        answer.raise_for_status()
+    finally:
+        if client is None:
+            http.close()
+    for event_name, payload in re.findall(r"event: (\w+)\ndata: (.*)", answer.text):
+        if event_name == "complete":
+            return json.loads(payload)[0]
+        if event_name == "error":
+            raise RuntimeError(f"/{name} failed: {payload}")
+    raise RuntimeError(f"/{name} gave no result: {answer.text[:500]}")
+
+
+def launch_app(
+    environ: Mapping[str, str | None], log_path: Path, *, args: Sequence[str] = (), timeout: float = 120.0
+) -> AppServer:
+    """Start `python app.py` with `environ` on a clean environment (offline Hub) and wait until the page is served.
+
+    The model may still be loading when this returns (use `wait_for_status`). Gradio's upload cache goes to a
+    folder next to the log, so nothing is left in the system's temporary folder.
+    """
+    server = AppServer({"HF_HUB_OFFLINE": "1", **environ}, log_path, args=args, clean=True)
+    return server.start().wait_until_serving(timeout)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from model import Classifier, decode_image
-from tests.support.images import EXAMPLES
+from testbed.corpus import gif_claiming
+from testbed.images import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +69,16 @@ def test_cli_names_the_model_source_when_it_cannot_load(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert str(missing) in result.stderr and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_the_cli_prints_a_row_for_every_file_around_a_gif_bomb_and_a_folder(standin_dir: Path, tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.gif"
+    bomb.write_bytes(gif_claiming(65535, 65535))
+    images = [str(EXAMPLES / "astronaut.png"), str(bomb), str(tmp_path), str(EXAMPLES / "rocket.jpg")]
+    result = run_cli("--model", str(standin_dir), *images)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["file"] for row in rows] == images
+    assert rows[1]["error"].startswith("Image too large: 65535 x 65535 = 4294.8 MP; the limit is 40 MP")
+    assert rows[2]["error"] == "The file could not be read (Is a directory). Upload it again."
+    assert rows[0]["label"] == "SFW" and rows[3]["label"] == "NSFW"

@@ -9,19 +9,16 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from testbed.images import EXAMPLES
+from testbed.standin import COMMIT, REPO_ID, install_in_cache
 from tests.support.hub_server import HubServer, closed_port
-from tests.support.images import EXAMPLES
-from tests.support.standin import COMMIT, REPO_ID, install_in_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = str(EXAMPLES / "coffee.png")
-#: A stalled request is held this long, far past any bound: a process that ends sooner did not wait for the server.
-STALL_SECONDS = 120.0
 #: Python + torch + timm import and the load bound itself (10 s), with room for a busy CI machine.
 PROMPT_EXIT = 60.0
 #: Loads the stand-in's repository once per (cache folder, endpoint) pair given ("" for huggingface_hub's default, which
@@ -86,12 +83,6 @@ def namespace_prefix(kind: str, probe: str, tmp_path: Path) -> tuple[str, ...]:
             return prefix
         reasons.append(f"{' '.join(prefix)}: {result.stderr.strip()}")
     pytest.skip("cannot create a private namespace here (no root, user namespaces disabled): " + "; ".join(reasons))
-
-
-@pytest.fixture(scope="module")
-def hub(standin_dir: Path) -> Iterator[HubServer]:
-    with HubServer(REPO_ID, {COMMIT: standin_dir}, stall_seconds=STALL_SECONDS) as server:
-        yield server
 
 
 CLI_FAILURES = {

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 __all__ = ["EXAMPLES", "drawing", "encode", "large_jpeg", "noise_photo", "photo"]
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def photo(name: str = "astronaut.png") -> Image.Image:

@@ -22,8 +22,8 @@ from model.jobs.commands import ScreenOptions, _parts_folder, _write_part, run_s
 from model.jobs.ray_data import Plan, plan_actors
 from model.runtime.classifier import Prediction
 from model.tasks.pipeline import FileResult
-from tests.support.images import EXAMPLES, drawing, encode
-from tests.support.zips import build_zip, symlink_zip
+from testbed.images import EXAMPLES, drawing, encode
+from testbed.zips import build_zip, symlink_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 

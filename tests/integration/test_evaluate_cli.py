@@ -15,8 +15,8 @@ from model.evaluation.metrics import evaluate
 from model.evaluation.results import read_results
 from model.jobs.commands import EvaluateOptions, run_evaluate
 from model.tasks.pipeline import score_labelled
-from tests.support.images import EXAMPLES
-from tests.support.zips import build_zip
+from testbed.images import EXAMPLES
+from testbed.zips import build_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = ("n", "n_nsfw", "n_sfw", "accuracy", "precision", "recall", "f1", "false_positive_rate", "roc_auc")

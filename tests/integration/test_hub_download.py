@@ -26,8 +26,8 @@ from model.errors import (
 )
 from model.runtime.hub import CONFIG_FILE, WEIGHTS_FILE, fetch_snapshot
 from model.runtime.loading import LoadedModel, load_model
+from testbed.standin import COMMIT, REPO_ID, cache_repo_folder, install_in_cache
 from tests.support.hub_server import HubServer, closed_port
-from tests.support.standin import COMMIT, REPO_ID, cache_repo_folder, install_in_cache
 
 #: A second commit of the same repository: the stand-in with its labels in the other order.
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"

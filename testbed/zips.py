@@ -8,7 +8,7 @@ import struct
 import zipfile
 from collections.abc import Mapping
 
-from tests.support.images import encode, photo
+from testbed.images import encode, photo
 
 __all__ = [
     "build_zip",

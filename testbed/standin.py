@@ -17,7 +17,7 @@ __all__ = ["COMMIT", "REPO_ID", "build_standin", "cache_repo_folder", "install_i
 REPO_ID = "Marqo/nsfw-image-detection-384"
 #: The commit hash the stand-in pretends to be, as a Hub snapshot is named.
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-_SHARED_CONFIG = Path(__file__).resolve().parents[3] / "shared" / "reference" / "marqo-config.json"
+_SHARED_CONFIG = Path(__file__).resolve().parents[2] / "shared" / "reference" / "marqo-config.json"
 _COPY_CONFIG = Path(__file__).with_name("marqo-config.json")
 #: Scale of the head: random ViT features vary little between images, so the head amplifies them until the NSFW
 #: probability spans most of (0, 1) across ordinary photos (a constant output would hide preprocessing bugs).

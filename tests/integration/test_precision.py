@@ -16,7 +16,7 @@ from PIL import Image
 
 from model import Classifier, ConfigurationError, Settings, decode_image, load_settings
 from model.runtime.devices import check_precision, cpu_has_native_bf16
-from tests.unit.test_fidelity import INPUTS
+from tests.support.fidelity import INPUTS
 
 native_bf16 = pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16")
 

@@ -11,9 +11,9 @@ import pytest
 
 from model import Classifier, ConfigurationError, ModelSource, Settings, load_settings
 from model.runtime.engines import export_folder
-from tests.support.images import photo
-from tests.support.standin import COMMIT, REPO_ID, install_in_cache
-from tests.unit.test_fidelity import model_card_probabilities
+from testbed.images import photo
+from testbed.standin import COMMIT, REPO_ID, install_in_cache
+from tests.support.fidelity import model_card_probabilities
 from ui import ModelLoader
 from ui.status import status_html
 
