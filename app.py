@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from functools import partial
+from typing import Any
 
 import gradio as gr
 
@@ -19,7 +20,7 @@ from ui.compression import COMPRESSION
 from ui.gradio_fixes import apply as apply_gradio_fixes
 from ui.upload import refuse_remote_files
 
-__all__ = ["ENDPOINTS", "TABS", "build_demo", "create_loader", "main"]
+__all__ = ["ENDPOINTS", "TABS", "build_demo", "create_loader", "main", "serve"]
 
 logger = logging.getLogger("app")
 
@@ -100,12 +101,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Gradio workarounds (ui/gradio_fixes): /monitoring refresh, cache sweep, lazy sessions, start-up check, MCP.
     apply_gradio_fixes()
-    loader = create_loader(args.model, device=args.device)
+    serve(create_loader(args.model, device=args.device), share=args.share)
+
+
+def serve(loader: ModelLoader, **launch_options: Any) -> gr.Blocks:
+    """Build the page around `loader`, queue it and launch it: what `python app.py` runs, and what tests call with
+    `prevent_thread_lock=True` to serve it in their own process. `launch_options` go to `Blocks.launch`."""
     demo = build_demo(loader)
     # Requests waiting beyond NSFW_QUEUE_SIZE get "queue full" at once (HTTP 503) rather than waiting minutes.
     demo.queue(max_size=loader.settings.queue_size, default_concurrency_limit=1)
     demo.launch(
-        share=args.share,
         # Zips for the Batch and Evaluate tabs may be larger than one image; each image is still held to its limit.
         max_file_size=max(loader.settings.max_file_bytes, loader.settings.zip_max_total_bytes),
         allowed_paths=[str(single.EXAMPLES_DIR)],
@@ -113,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         mcp_server=True,  # agents call /classify, /moderate, ... as MCP tools (gradio[mcp])
         app_kwargs={"middleware": COMPRESSION},  # the page: 252 KB as Gradio sends it, 27 KB gzipped
         **theme.LAUNCH_OPTIONS,
+        **launch_options,
     )
+    return demo
 
 
 if __name__ == "__main__":

@@ -137,11 +137,9 @@ def test_api_lists_the_public_endpoints_and_hides_the_ui_ones(client: Client) ->
 
 
 def test_the_log_holds_sizes_and_timings_but_never_file_names(app: AppServer, client: Client, tmp_path: Path) -> None:
-    before = app.model_calls()
     secret = tmp_path / "private-holiday-photo.png"
     secret.write_bytes(ASTRONAUT.read_bytes())
     client.predict(handle_file(str(secret)), api_name="/classify")
     log = app.log()
-    assert app.model_calls() == before + 1
     assert "private-holiday-photo" not in log
     assert f"{ASTRONAUT.stat().st_size} bytes, 512x512 PNG" in log

@@ -1,4 +1,5 @@
-"""Headless Chromium (Playwright) against one `python app.py` per session, with the stand-in as a local folder."""
+"""Headless Chromium (Playwright) against one app per session, served by the test process around a classifier of its
+own (the stand-in as a local folder), so that tests read the model's run count from the code."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from testbed.server import AppServer, launch_app
+from model import Classifier, ModelSource, Settings
+from testbed.served import ServedApp
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,10 +32,9 @@ RESULT_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="session")
-def app(standin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    with launch_app({"NSFW_MODEL": str(standin_dir)}, tmp_path_factory.mktemp("browser-app") / "app.log") as running:
-        running.wait_for_status("ready")
-        yield running
+def app(standin_dir: Path) -> Iterator[ServedApp]:
+    with ServedApp(Classifier.load(Settings(model=ModelSource(local_dir=str(standin_dir))))) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +47,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def open_app(browser: Browser, app: AppServer, viewport: dict[str, int]) -> Page:
+def open_app(browser: Browser, app: ServedApp, viewport: dict[str, int]) -> Page:
     context = browser.new_context(viewport=viewport, permissions=["camera"])
     page = context.new_page()
     page.set_default_timeout(RESULT_TIMEOUT_MS)
@@ -87,7 +88,7 @@ def set_threshold(page: Page, value: float, selector: str = "#threshold") -> Non
 
 
 @pytest.fixture
-def page(browser: Browser, app: AppServer) -> Iterator[Page]:
+def page(browser: Browser, app: ServedApp) -> Iterator[Page]:
     """The app at laptop size, model ready."""
     opened = open_app(browser, app, LAPTOP)
     yield opened
@@ -95,7 +96,7 @@ def page(browser: Browser, app: AppServer) -> Iterator[Page]:
 
 
 @pytest.fixture
-def phone(browser: Browser, app: AppServer) -> Iterator[Page]:
+def phone(browser: Browser, app: ServedApp) -> Iterator[Page]:
     """The app at phone width."""
     opened = open_app(browser, app, PHONE)
     yield opened

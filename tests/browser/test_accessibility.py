@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from testbed.images import EXAMPLES
-from testbed.server import AppServer
+from testbed.served import ServedApp
 from testbed.zips import build_zip, tiny_png
 from tests.browser.conftest import LAPTOP, PHONE, open_app, open_tab, upload
 
@@ -147,7 +147,7 @@ TABS: tuple[tuple[str, str, Callable[[Page, dict[str, Path]], None]], ...] = (
 
 
 @pytest.fixture(params=[LAPTOP, PHONE], ids=["laptop", "phone"])
-def viewer(request: pytest.FixtureRequest, browser: Browser, app: AppServer) -> Iterator[Page]:
+def viewer(request: pytest.FixtureRequest, browser: Browser, app: ServedApp) -> Iterator[Page]:
     opened = open_app(browser, app, request.param)
     yield opened
     opened.context.close()

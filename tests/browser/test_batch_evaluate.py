@@ -14,14 +14,13 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from testbed.images import EXAMPLES
-from testbed.server import AppServer
+from testbed.served import ServedApp
 from testbed.zips import build_zip, labelled_zip, tiny_png
 
 from .conftest import open_tab, set_threshold, upload
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.png"
 #: One line per model run over a batch or a labelled set (ui.batch / ui.evaluate log it).
-RUN_LINES = ("ui.batch: Batch:", "ui.evaluate: Evaluation:")
 
 
 @pytest.fixture
@@ -60,11 +59,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: folder / name for name in data}
 
 
-def runs(app: AppServer) -> int:
-    log = app.log()
-    return sum(log.count(line) for line in RUN_LINES)
-
-
 def download(page, selector: str) -> tuple[str, str]:
     with page.expect_download() as info:
         page.locator(selector).click()
@@ -79,15 +73,16 @@ def smoothness(page, src: str) -> float:
 
 
 def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_model(
-    page, app: AppServer, files: dict[str, Path], dialogs: list[str]
+    page, app: ServedApp, files: dict[str, Path], dialogs: list[str]
 ) -> None:
     open_tab(page, "Batch")
     upload(page, "#batch-files", files["photos.zip"], files["rocket.jpg"], files["notes.txt"], listed=True)
-    before = runs(app)
+    before = app.images_scored()
     page.locator("#batch-run").click()
     page.wait_for_selector("#batch-summary .progress-text, #batch-summary .eta-bar", timeout=60_000)
     page.wait_for_selector("#batch-summary [data-state=done]", timeout=180_000)
-    assert runs(app) == before + 1
+    assert app.images_scored() == before + 20  # every readable image scored once
+    runs = app.model_calls()
 
     summary = page.locator("#batch-summary .batch-summary")
     total = int(summary.get_attribute("data-nsfw")) + int(summary.get_attribute("data-sfw"))
@@ -112,7 +107,7 @@ def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_m
     assert page.locator(rocket).count() == 1
     assert smoothness(page, nsfw_src) < 0.25 * smoothness(page, sfw_src)
     assert page.locator("#batch-summary .batch-summary").get_attribute("data-sfw") == "20"
-    assert runs(app) == before + 1  # re-labelled from stored scores
+    assert app.model_calls() == runs  # re-labelled from stored scores
 
     name, text = download(page, "#batch-csv")
     assert name.endswith(".csv")
@@ -126,15 +121,16 @@ def test_batch_tab_classifies_an_upload_with_progress_and_relabels_without_the_m
 
 
 def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_threshold(
-    page, app: AppServer, files: dict[str, Path]
+    page, app: ServedApp, files: dict[str, Path]
 ) -> None:
     open_tab(page, "Evaluate")
     upload(page, "#evaluate-files", files["eval.zip"], listed=True)
-    before = runs(app)
+    before = app.images_scored()
     page.locator("#evaluate-run").click()
     page.wait_for_selector("#evaluate-summary .progress-text, #evaluate-summary .eta-bar", timeout=60_000)
     page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=180_000)
-    assert runs(app) == before + 1
+    assert app.images_scored() == before + 6  # the six labelled images, each scored once
+    runs = app.model_calls()
 
     results = page.locator("#evaluate-summary .eval-results")
     assert results.get_attribute("data-n") == "6"
@@ -167,7 +163,7 @@ def test_evaluate_tab_shows_metrics_plots_and_recommendations_and_follows_the_th
         "(value) => document.querySelector('#evaluate-summary .eval-meta')?.textContent.includes(value)",
         arg=f"threshold {recommended_value}",
     )
-    assert runs(app) == before + 1
+    assert app.model_calls() == runs
 
     name, text = download(page, "#evaluate-json")
     report = json.loads(text)

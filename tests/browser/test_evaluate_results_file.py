@@ -11,10 +11,9 @@ from model.evaluation.reports import ModelRecord
 from model.evaluation.results import ResultsWriter, rows_table
 from model.runtime.classifier import Prediction
 from model.tasks.pipeline import FileResult
-from testbed.server import AppServer
+from testbed.served import ServedApp
 
 from .conftest import open_tab, upload
-from .test_batch_evaluate import RUN_LINES
 
 CLUSTER_MODEL = ModelRecord("Marqo/nsfw-image-detection-384", "0123456789abcdef")
 
@@ -35,12 +34,11 @@ def results_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_results_file_is_evaluated_from_its_scores_without_running_the_model(
-    page, app: AppServer, results_file: Path
+    page, app: ServedApp, results_file: Path
 ) -> None:
     open_tab(page, "Evaluate")
     upload(page, "#evaluate-files", results_file, listed=True)
-    log = app.log()
-    before = sum(log.count(line) for line in RUN_LINES)
+    before = app.model_calls()
     page.locator("#evaluate-run").click()
     page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=60_000)
 
@@ -54,5 +52,4 @@ def test_a_results_file_is_evaluated_from_its_scores_without_running_the_model(
     page.get_by_text("Skipped files").click()
     expect(page.locator("#evaluate-skipped")).to_contain_text("Corrupt image")
     page.wait_for_selector("#plot-pr img")
-    log = app.log()
-    assert sum(log.count(line) for line in RUN_LINES) == before  # the model did not run
+    assert app.model_calls() == before  # the model did not run

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from testbed.images import EXAMPLES
-from testbed.server import AppServer
+from testbed.served import ServedApp
 from testbed.zips import build_zip, tiny_png
 
 from .conftest import LAPTOP, open_app, upload
@@ -24,7 +24,7 @@ ASTRONAUT = (EXAMPLES / "astronaut.png").read_bytes()  # scores ~0.06
 
 
 @pytest.fixture
-def watched(browser: Browser, app: AppServer) -> Iterator[tuple[Page, list[str]]]:
+def watched(browser: Browser, app: ServedApp) -> Iterator[tuple[Page, list[str]]]:
     """The app at laptop size, and every alert/confirm it opens (a name run as HTML would open one)."""
     page = open_app(browser, app, LAPTOP)
     dialogs: list[str] = []

@@ -11,7 +11,7 @@ from PIL import Image
 from playwright.sync_api import Page
 
 from testbed.images import EXAMPLES, encode, photo
-from testbed.server import AppServer
+from testbed.served import ServedApp
 from testbed.zips import build_zip
 
 from .conftest import open_tab, upload
@@ -65,7 +65,7 @@ def animation(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model(page: Page, app: AppServer) -> None:
+def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model(page: Page, app: ServedApp) -> None:
     open_tab(page, "Moderate", "#moderate-input")
     upload(page, "#moderate-input", EXAMPLES / "coffee.png")  # ~0.53 with the stand-in
     assert "Needs human review" in wait_for_decision(page, "review")
@@ -74,14 +74,14 @@ def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model
     assert page.locator("#band-chart .zone-allow, #band-chart .zone-review, #band-chart .zone-block").count() == 3
     assert "blur" in input_filter(page)
     screenshot(page, "moderate-review-band")
-    log = app.log()
+    runs = app.model_calls()
     set_slider(page, "allow-below", 0.6)
     assert "below the allow threshold" in wait_for_decision(page, "allow")
     assert input_filter(page) == "none"
     set_slider(page, "allow-below", 0.2)
     set_slider(page, "block-above", 0.5)
     wait_for_decision(page, "block")
-    assert app.log().count("moderation:") == log.count("moderation:")
+    assert app.model_calls() == runs
 
 
 def test_single_threshold_mode_hides_the_band_and_never_sends_to_review(page: Page) -> None:

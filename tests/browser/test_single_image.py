@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import Page
 
 from testbed.images import EXAMPLES
-from testbed.server import AppServer
+from testbed.served import ServedApp
 
 from .conftest import set_threshold, upload
 
@@ -40,7 +40,7 @@ def test_uploading_an_image_shows_its_verdict_probabilities_and_timings(page: Pa
     assert preview_filter(page) == "none"
 
 
-def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: AppServer) -> None:
+def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: ServedApp) -> None:
     upload(page, "#input-image", EXAMPLES / "astronaut.png")  # scores about 0.06 with the stand-in
     wait_for_verdict(page, "SFW")
     runs, shown_timings = app.model_calls(), timings(page)
@@ -53,7 +53,7 @@ def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page
     assert page.inner_text("#analysis .score-chart-value").endswith("< 0.90")
 
 
-def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reused(page: Page, app: AppServer) -> None:
+def test_clicking_an_example_classifies_it_and_a_repeat_says_the_result_was_reused(page: Page, app: ServedApp) -> None:
     runs = app.model_calls()
     examples = page.locator("#examples")
     examples.get_by_role("button", name="Example: rocket").click()  # NSFW under the stand-in
@@ -99,7 +99,7 @@ def test_a_new_image_stays_blurred_until_its_verdict_arrives(page: Page) -> None
     assert page.evaluate("window.pendingSeen") == [True, False]
 
 
-def test_a_webcam_frame_is_captured_and_classified(page: Page, app: AppServer) -> None:
+def test_a_webcam_frame_is_captured_and_classified(page: Page, app: ServedApp) -> None:
     runs = app.model_calls()
     page.click("#input-image button[aria-label='Capture from camera']")
     page.click("#input-image button:has-text('Click to Access Webcam')")
