@@ -19,7 +19,7 @@ from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
 from .loader import ModelLoader
 from .mcp import bind
 from .upload import upload_source
-from .upload_classification import Classification, classify_upload
+from .upload_classification import Classification, classify_upload, session_of
 
 __all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "add_api", "build", "classify"]
 
@@ -101,13 +101,17 @@ def _nsfw_label(loader: ModelLoader) -> str:
     return loader.info.nsfw_label if loader.info is not None else NSFW
 
 
-def show(loader: ModelLoader, image: dict[str, Any] | None, threshold: float) -> tuple[Any, ...]:
-    """A new image arrived (upload, webcam, paste, example) or was cleared: classify it once and store the scores."""
+def show(
+    loader: ModelLoader, image: dict[str, Any] | None, threshold: float, request: gr.Request | None = None
+) -> tuple[Any, ...]:
+    """A new image arrived (upload, webcam, paste, example) or was cleared: classify it once and store the scores.
+
+    The same image sent again in this session reuses its result; another session's uploads are never reused."""
     if image is None:
         return (None, False, *render(None, threshold, False))
     try:
         threshold = check_threshold(threshold)
-        result = classify_upload(loader.wait(), upload_source(image))
+        result = classify_upload(loader.wait(), upload_source(image), session_of(request))
     except Exception as error:  # every failure is shown in the verdict card; user_message logs unexpected ones
         message = user_message(error, "single-image classification")
         return (
@@ -185,7 +189,7 @@ def build(loader: ModelLoader) -> None:
     # Clicking an example sets the image, which fires .change like any other source: one path, one model call.
     image.change(fn=None, js=_MARK_PENDING)
     image.change(
-        partial(show, loader),
+        bind(show, loader),
         [image, threshold],
         [result, revealed, *views],
         api_visibility="private",
@@ -204,7 +208,12 @@ def build(loader: ModelLoader) -> None:
     )
 
 
-def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def classify(
+    loader: ModelLoader,
+    image: dict[str, Any] | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    request: gr.Request | None = None,
+) -> dict[str, Any]:
     """Classify one image as NSFW or SFW.
 
     Args:
@@ -217,7 +226,7 @@ def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float
     """
     with user_errors("classify"):
         threshold = check_threshold(threshold)
-        result = classify_upload(loader.wait(), upload_source(image))
+        result = classify_upload(loader.wait(), upload_source(image), session_of(request))
     return result.to_json(threshold)
 
 
