@@ -56,6 +56,7 @@ p, li { max-width: 46rem; }
 .muted { color: var(--muted); }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; overflow-wrap: anywhere; }
 .table-box { overflow-x: auto; }
+.table-box:focus-visible { outline: 2px solid var(--series-1); outline-offset: 2px; }
 table { border-collapse: collapse; margin: .5rem 0; }
 th, td { border: 1px solid var(--line); padding: .35rem .6rem; text-align: left; vertical-align: top; }
 thead th, tbody th { background: var(--panel); }
@@ -311,6 +312,11 @@ def _why(evaluation: Evaluation) -> str:
     return f"<p>{' '.join(parts)}</p>"
 
 
+def _open_box(label: str) -> str:
+    """The box a table scrolls sideways in on a phone: focusable and named, so keyboards reach that scroll too."""
+    return f'<div class="table-box" tabindex="0" role="region" aria-label="{label}">'
+
+
 def _metrics_table(evaluation: Evaluation) -> str:
     values = evaluation.to_dict()
     rows = [
@@ -325,7 +331,7 @@ def _metrics_table(evaluation: Evaluation) -> str:
             "<td>Precision re-weighted for the NSFW share expected in real traffic.</td></tr>"
         )
     return (
-        '<div class="table-box"><table><caption class="muted">Metrics at the chosen threshold (NSFW is the positive '
+        _open_box("Metrics") + '<table><caption class="muted">Metrics at the chosen threshold (NSFW is the positive '
         'class)</caption><thead><tr><th scope="col">Metric</th><th scope="col" class="number">Value</th>'
         f'<th scope="col">What it means</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     )
@@ -334,7 +340,7 @@ def _metrics_table(evaluation: Evaluation) -> str:
 def _confusion_table(evaluation: Evaluation) -> str:
     confusion = evaluation.confusion
     return (
-        '<div class="table-box"><table><caption class="muted">Confusion matrix: counts of images</caption>'
+        _open_box("Confusion matrix") + '<table><caption class="muted">Confusion matrix: counts of images</caption>'
         '<thead><tr><td></td><th scope="col">Predicted NSFW</th><th scope="col">Predicted SFW</th></tr></thead>'
         '<tbody><tr><th scope="row">Labelled NSFW</th>'
         f'<td class="number good" data-cell="tp">{confusion.tp} caught (true positives)</td>'
@@ -370,7 +376,8 @@ def _recommended_table(evaluation: Evaluation) -> str:
             + "</tr>"
         )
     return (
-        '<div class="table-box"><table><caption class="muted">Thresholds worth considering, and what each achieves '
+        _open_box("Recommended thresholds")
+        + '<table><caption class="muted">Thresholds worth considering, and what each achieves '
         f"on this set</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -410,7 +417,8 @@ def _misclassified_table(rows: Sequence[Outcome], thumbnails: Mapping[str, Image
     return (
         f'<p data-misclassified="{len(wrong)}">{len(wrong):,} images were misclassified at this threshold, most '
         "confidently wrong first.</p>"
-        f'<div class="table-box"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        + _open_box("Misclassified files")
+        + f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         + more
     )
 
@@ -425,7 +433,8 @@ def _skipped(report: Mapping[str, Any]) -> str:
     )
     return (
         f'<h3>Skipped files: {len(skipped):,}</h3><p class="muted">Left out of every number above.</p>'
-        '<div class="table-box"><table><thead><tr><th scope="col">File</th><th scope="col">Reason</th></tr></thead>'
+        + _open_box("Skipped files")
+        + '<table><thead><tr><th scope="col">File</th><th scope="col">Reason</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></div>"
     )
 
