@@ -171,7 +171,9 @@ def _results_run(path: str) -> EvaluationRun:
     curves = compute_curves(scores.labels, scores.scores)
     seconds = time.perf_counter() - started
     logger.info("Evaluation: %d scored rows read from a results file in %.1f s", len(scores.files), seconds)
-    return EvaluationRun(scores, curves, model, seconds, (), (), DEFAULT_ARCHIVE_LIMITS, ImageLimits())
+    # Its name is kept for the HTML report's "from ..."; no path, as there are no images to preview.
+    names = (Path(path).name,)
+    return EvaluationRun(scores, curves, model, seconds, (), names, DEFAULT_ARCHIVE_LIMITS, ImageLimits())
 
 
 def _evaluated(state: EvaluationRun, options: Options) -> EvaluatedSet:
