@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..inputs.previews import blurred
-from ..thresholds import NSFW
+from ..thresholds import DEFAULT_THRESHOLD, NSFW
 from .chain import EvaluatedSet
 from .metrics import Curves, Evaluation, Outcome, misclassified
 
@@ -300,7 +300,8 @@ def _why(evaluation: Evaluation) -> str:
     if matches:
         parts.append(f"On this set it gives the same predictions as the recommended {', '.join(matches).lower()}.")
     else:
-        parts.append("It was chosen by hand; it matches none of the recommended thresholds below.")
+        origin = "It is the default threshold" if evaluation.threshold == DEFAULT_THRESHOLD else "It was set by hand"
+        parts.append(f"{origin}; it matches none of the recommended thresholds below.")
     if goals:
         parts.append(f"The recommendations were asked for: {_escape('; '.join(goals))}.")
     if evaluation.prevalence is not None and evaluation.precision_at_prevalence is not None:
