@@ -18,7 +18,9 @@ from model.runtime.zerogpu import on_zerogpu
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
 from ui.compression import COMPRESSION
 from ui.gradio_fixes import apply as apply_gradio_fixes
+from ui.mcp import bind
 from ui.upload import refuse_remote_files
+from ui.upload_classification import forget_session
 
 __all__ = ["ENDPOINTS", "TABS", "build_demo", "create_loader", "main", "serve"]
 
@@ -54,6 +56,7 @@ def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
         gr.HTML(theme.footer(DELETE_CACHE), elem_id="page-footer", elem_classes="flush", padding=False)
         for module in ENDPOINTS:  # on hidden components of their own, so that no tab's layout can change the API
             module.add_api(loader)
+        demo.unload(bind(forget_session, loader))  # a closed page's kept results go with it
     return refuse_remote_files(demo)
 
 

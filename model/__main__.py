@@ -73,6 +73,9 @@ def build_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="labelled images, or results files")
     parser.add_argument("--out", default="report.json", help="the JSON report (default report.json)")
     parser.add_argument("--scores", help="also write the scores of labelled images to this results file")
+    parser.add_argument(
+        "--html", help="also write the report as one self-contained HTML page for people (no images in it)"
+    )
     parser.add_argument("--target-precision", type=float, default=DEFAULT_TARGET_PRECISION)
     parser.add_argument("--target-recall", type=float, default=DEFAULT_TARGET_RECALL)
     parser.add_argument("--prevalence", type=float, help="expected NSFW share of real traffic, in (0, 1)")
@@ -121,6 +124,7 @@ def run_subcommand(command: str, argv: Sequence[str]) -> int:
                     target_recall=args.target_recall,
                     prevalence=args.prevalence,
                     scores_out=Path(args.scores) if args.scores else None,
+                    html_out=Path(args.html) if args.html else None,
                     address=args.address,
                     actors=args.actors,
                     threads=args.threads,
@@ -129,6 +133,8 @@ def run_subcommand(command: str, argv: Sequence[str]) -> int:
             )
             summary = {key: report[key] for key in ("n", "accuracy", "precision", "recall", "f1", "roc_auc")}
             summary["out"] = args.out
+            if args.html:
+                summary["html"] = args.html
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130

@@ -18,6 +18,7 @@ from PIL import Image
 
 from model import ConfigurationError, check_threshold
 from model.evaluation.chain import EvaluatedSet, evaluate_scores
+from model.evaluation.html_report import evaluation_html
 from model.evaluation.metrics import (
     DEFAULT_TARGET_PRECISION,
     DEFAULT_TARGET_RECALL,
@@ -54,6 +55,8 @@ PREVIEW_LIMIT = 24
 #: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.
 TABLE_LIMIT = 1000
 GALLERY_COLUMNS = 5
+#: With "Include thumbnails", the HTML report shows previews of this many most confidently wrong files.
+REPORT_THUMBNAILS = 100
 #: Recommendations with a "use" button, in the order shown.
 _CHOICES = ("f1_max", "target_precision", "target_recall", "target_precision_at_prevalence")
 _CHOICE_NAMES = {
@@ -86,12 +89,14 @@ class EvaluationRun:
 
 @dataclass(frozen=True)
 class Options:
-    """What the user chose besides the data: threshold, targets, expected prevalence (a fraction, or None)."""
+    """What the user chose besides the data: threshold, targets, expected prevalence (a fraction, or None), and
+    whether the HTML report shows (blurred) thumbnails."""
 
     threshold: float
     target_precision: float | None
     target_recall: float | None
     prevalence: float | None
+    thumbnails: bool = False
 
 
 def _fraction(value: float | None, name: str, *, percent: bool = False) -> float | None:
@@ -107,13 +112,18 @@ def _fraction(value: float | None, name: str, *, percent: bool = False) -> float
 
 
 def read_options(
-    threshold: float, target_precision: float | None, target_recall: float | None, prevalence_percent: float | None
+    threshold: float,
+    target_precision: float | None,
+    target_recall: float | None,
+    prevalence_percent: float | None,
+    thumbnails: bool = False,
 ) -> Options:
     return Options(
         threshold=check_threshold(threshold),
         target_precision=_fraction(target_precision, "target precision"),
         target_recall=_fraction(target_recall, "target recall"),
         prevalence=_fraction(prevalence_percent, "expected NSFW share", percent=True),
+        thumbnails=bool(thumbnails),
     )
 
 
@@ -161,7 +171,9 @@ def _results_run(path: str) -> EvaluationRun:
     curves = compute_curves(scores.labels, scores.scores)
     seconds = time.perf_counter() - started
     logger.info("Evaluation: %d scored rows read from a results file in %.1f s", len(scores.files), seconds)
-    return EvaluationRun(scores, curves, model, seconds, (), (), DEFAULT_ARCHIVE_LIMITS, ImageLimits())
+    # Its name is kept for the HTML report's "from ..."; no path, as there are no images to preview.
+    names = (Path(path).name,)
+    return EvaluationRun(scores, curves, model, seconds, (), names, DEFAULT_ARCHIVE_LIMITS, ImageLimits())
 
 
 def _evaluated(state: EvaluationRun, options: Options) -> EvaluatedSet:
@@ -279,23 +291,35 @@ def _previews(state: EvaluationRun, names: Sequence[str]) -> None:
         state.previews[name] = found.get(name)
 
 
-def _downloads(state: EvaluationRun, evaluated: EvaluatedSet) -> tuple[str, str, str]:
+def report_page(state: EvaluationRun, evaluated: EvaluatedSet, thumbnails: bool) -> str:
+    """The HTML report; with `thumbnails`, previews of the most confidently wrong files (blurred by the app's rule)."""
+    previews = None
+    if thumbnails:
+        names = [row.file for row in misclassified(evaluated.outcomes)[:REPORT_THUMBNAILS]]
+        _previews(state, names)
+        previews = {name: image for name in names if (image := state.previews.get(name)) is not None}
+    source = ", ".join(state.names) if state.names else None
+    return evaluation_html(evaluated, thumbnails=previews, source=source)
+
+
+def _downloads(state: EvaluationRun, evaluated: EvaluatedSet, thumbnails: bool) -> tuple[str, str, str, str]:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     evaluation, rows = evaluated.evaluation, evaluated.outcomes
     return (
         write_report(f"nsfw-evaluation-{stamp}.json", json.dumps(evaluated.report, indent=2, allow_nan=False)),
         write_report(f"nsfw-evaluation-files-{stamp}.csv", evaluation_csv(rows, evaluation.threshold, state.model)),
         write_report(f"nsfw-evaluation-metrics-{stamp}.csv", metrics_csv(evaluation, state.model)),
+        write_report(f"nsfw-evaluation-{stamp}.html", report_page(state, evaluated, thumbnails)),
     )
 
 
 #: How many views `render` updates (the order of `build`'s `views`).
-OUTPUTS = 14
+OUTPUTS = 16
 
 
 def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
     """Every view at `options`, from the stored scores (no model call): metrics, recommendations and their buttons,
-    three plots, the misclassified table and gallery, the skipped table and three downloads."""
+    three plots, the misclassified table and gallery, the skipped table, four downloads and the thumbnails box."""
     if state is None:
         hidden = gr.update(visible=False)
         return (_EMPTY, *(hidden for _ in range(OUTPUTS - 1)))
@@ -313,7 +337,7 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
         choice = evaluation.recommended.get(key)
         label = f"Use {_CHOICE_NAMES[key]} ({choice.rounded():.3f})" if choice else ""
         buttons.append(gr.Button(label, visible=choice is not None))
-    json_path, files_csv, metrics_path = _downloads(state, evaluated)
+    json_path, files_csv, metrics_path, html_path = _downloads(state, evaluated, options.thumbnails)
     # "str" table cells are shown as text: names that anyone can choose are never run as HTML.
     wrong_rows = [[row.file, row.label, f"{row.nsfw_score:.4f}", row.outcome] for row in wrong[:TABLE_LIMIT]]
     shown = f" ({TABLE_LIMIT:,} most confidently wrong listed; all in Files (CSV))" if len(wrong) > TABLE_LIMIT else ""
@@ -335,6 +359,8 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
         gr.DownloadButton(value=json_path, visible=True),
         gr.DownloadButton(value=files_csv, visible=True),
         gr.DownloadButton(value=metrics_path, visible=True),
+        gr.DownloadButton(value=html_path, visible=True),
+        gr.Checkbox(visible=True),
     )
 
 
@@ -349,11 +375,12 @@ def start(
     target_precision: float | None,
     target_recall: float | None,
     prevalence_percent: float | None,
+    thumbnails: bool = False,
     progress: gr.Progress = gr.Progress(),  # noqa: B008  (Gradio injects a tracker here)
 ) -> tuple[Any, ...]:
     """Evaluate button: score the labelled set once, keep the scores, render at the chosen options."""
     try:
-        options = read_options(threshold, target_precision, target_recall, prevalence_percent)
+        options = read_options(threshold, target_precision, target_recall, prevalence_percent, thumbnails)
         state = run(loader, files, progress)
         return (state, *render(state, options))
     except Exception as error:  # shown in the results card; user_message logs unexpected ones
@@ -366,12 +393,15 @@ def rerender(
     target_precision: float | None,
     target_recall: float | None,
     prevalence_percent: float | None,
+    thumbnails: bool = False,
 ) -> tuple[Any, ...]:
-    """A threshold, target or prevalence changed: re-evaluate the stored scores (the model does not run)."""
+    """A threshold, target, prevalence or the thumbnails box changed: re-evaluate the stored scores (the model does
+    not run)."""
     if state is None:
         return tuple(gr.skip() for _ in range(OUTPUTS))
     try:
-        return render(state, read_options(threshold, target_precision, target_recall, prevalence_percent))
+        options = read_options(threshold, target_precision, target_recall, prevalence_percent, thumbnails)
+        return render(state, options)
     except Exception as error:
         return _error_views(error)
 
@@ -383,6 +413,7 @@ def use_choice(
     target_precision: float | None,
     target_recall: float | None,
     prevalence_percent: float | None,
+    thumbnails: bool = False,
 ) -> Any:
     """A "use" button: move the slider to that recommendation (rounded without changing any prediction)."""
     if state is None:
@@ -469,6 +500,16 @@ def build(loader: ModelLoader) -> None:
                 metrics_download = gr.DownloadButton(
                     "Metrics (CSV)", visible=False, size="sm", elem_id="evaluate-metrics-csv"
                 )
+                html_download = gr.DownloadButton(
+                    "Download report (HTML)", visible=False, size="sm", elem_id="evaluate-html"
+                )
+                thumbnails = gr.Checkbox(
+                    False,
+                    label="Include thumbnails",
+                    info="Blurred previews of the misclassified images in the HTML report.",
+                    visible=False,
+                    elem_id="evaluate-thumbnails",
+                )
             recommended = gr.HTML("", visible=False, elem_id="evaluate-recommended")
             with gr.Row():
                 use_buttons = [
@@ -525,8 +566,10 @@ def build(loader: ModelLoader) -> None:
         json_download,
         files_download,
         metrics_download,
+        html_download,
+        thumbnails,
     ]
-    options = [threshold, target_precision, target_recall, prevalence]
+    options = [threshold, target_precision, target_recall, prevalence, thumbnails]
     follow_band(summary)
     button.click(
         partial(start, loader),
@@ -537,7 +580,7 @@ def build(loader: ModelLoader) -> None:
         show_progress_on=[summary],
     ).then(evaluation_done, state, announcement, api_visibility="private", queue=False, show_progress="hidden")
     gr.on(
-        [threshold.change, target_precision.change, target_recall.change, prevalence.change],
+        [threshold.change, target_precision.change, target_recall.change, prevalence.change, thumbnails.change],
         rerender,
         [state, *options],
         views,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -12,6 +14,8 @@ import gradio as gr
 from PIL import Image, ImageDraw
 
 from model import check_band, check_threshold
+from model.evaluation.reports import ModelRecord
+from model.evaluation.result_cards import moderation_card
 from model.inputs.images import decode_image
 from model.inputs.previews import blurred
 from model.tasks.explain import Explanation, explain, overlay_heatmap
@@ -24,6 +28,7 @@ from .errors import user_errors, user_message
 from .examples import example_buttons
 from .loader import ModelLoader
 from .mcp import bind
+from .report_files import model_record, write_report
 from .upload import upload_source
 from .upload_classification import NO_IMAGE_MESSAGE
 
@@ -51,6 +56,14 @@ _EMPTY_CARD = empty_card(
     "No image yet", "Upload or paste an image or an animated GIF/WebP/AVIF, or pick an example.", {"decision": ""}
 )
 _BOX_COLOURS = {"allow": (22, 163, 74), "review": (217, 119, 6), "block": (220, 38, 38)}
+
+
+@dataclass(frozen=True)
+class Made:
+    """When an image was moderated, and by which model: what the result card records beside the scores."""
+
+    created: str
+    model: ModelRecord
 
 
 def moderate_image(
@@ -167,6 +180,15 @@ def facts_html(result: Moderation) -> str:
     )
 
 
+def result_file(result: Moderation, low: float, high: float, revealed: bool, made: Made | None) -> str:
+    """The result card (one HTML file) as the user sees it now: blurred unless allowed or shown."""
+    created = made.created if made is not None else datetime.now(UTC).replace(microsecond=0).isoformat()
+    model = made.model if made is not None else ModelRecord(id="unknown", revision=None)
+    card = moderation_card(result.to_json(low, high), result.preview, model, show_image=revealed, created=created)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return write_report(f"nsfw-moderation-{stamp}.html", card)
+
+
 def render(
     result: Moderation | None,
     mode: str,
@@ -175,8 +197,10 @@ def render(
     threshold: float,
     revealed: bool,
     explanation: Explanation | None,
+    made: Made | None = None,
 ) -> tuple[Any, ...]:
-    """Updates for (decision, chart, preview, reveal, explain, explain note, facts, frames, response): no model."""
+    """Updates for (decision, chart, preview, reveal, explain, explain note, facts, frames, response, result
+    download): no model."""
     hidden = gr.HTML("", visible=False)
     if result is None:
         return (
@@ -189,12 +213,24 @@ def render(
             hidden,
             hidden,
             None,
+            gr.DownloadButton(visible=False),
         )
     try:
         low, high = _band(mode, allow_below, block_above, threshold)
     except Exception as error:  # an impossible band is shown in the card, the scores stay
         card = error_card("Check the thresholds", user_message(error, "band"))
-        return card, hidden, gr.Image(), gr.Button(), gr.Button(), gr.Markdown(), hidden, hidden, None
+        return (
+            card,
+            hidden,
+            gr.Image(),
+            gr.Button(),
+            gr.Button(),
+            gr.Markdown(),
+            hidden,
+            hidden,
+            None,
+            gr.DownloadButton(visible=False),
+        )
     decision = result.decision(low, high)
     blur = decision != "allow" and not revealed
     frames = None
@@ -211,19 +247,22 @@ def render(
         gr.HTML(facts_html(result), visible=True),
         gr.HTML(frames or "", visible=frames is not None),
         result.to_json(low, high),
+        gr.DownloadButton(value=result_file(result, low, high, revealed, made), visible=True),
     )
 
 
 def show(loader: ModelLoader, image: dict[str, Any] | None, scan: bool, *band: Any) -> tuple[Any, ...]:
     """A new image (or the scan toggle): score it once and keep the scores; the band is applied by `render`."""
     if image is None:
-        return (None, False, None, *render(None, *band, False, None))
+        return (None, False, None, None, *render(None, *band, False, None))
     try:
         result = moderate(loader.wait(), _require(upload_source(image)), scan=bool(scan))
     except Exception as error:  # shown in the decision card; user_message logs unexpected errors
         card = error_card("Could not moderate", user_message(error, "moderation"))
-        return (None, False, None, card, *render(None, *band, False, None)[1:])  # the other views as with no image
-    return (result, False, None, *render(result, *band, False, None))
+        # The other views as with no image.
+        return (None, False, None, None, card, *render(None, *band, False, None)[1:])
+    made = Made(created=datetime.now(UTC).replace(microsecond=0).isoformat(), model=model_record(loader))
+    return (result, False, None, made, *render(result, *band, False, None, made))
 
 
 def rerender(result: Moderation | None, *values: Any) -> tuple[Any, ...]:
@@ -232,19 +271,19 @@ def rerender(result: Moderation | None, *values: Any) -> tuple[Any, ...]:
 
 
 def toggle_reveal(result: Moderation | None, *values: Any) -> tuple[Any, ...]:
-    *band, revealed, explanation = values
+    *band, revealed, explanation, made = values
     revealed = not revealed and result is not None
-    return (revealed, *render(result, *band, revealed, explanation))
+    return (revealed, *render(result, *band, revealed, explanation, made))
 
 
 def explain_preview(loader: ModelLoader, result: Moderation | None, *values: Any) -> tuple[Any, ...]:
     """Compute the heatmap for the stored preview (the model resizes to its input anyway) and blend it on."""
-    *band, revealed, _ = values
+    *band, revealed, _, made = values
     if result is None:
         return (None, *render(None, *band, revealed, None))
     with user_errors("explain", title="Could not explain"):
         explanation = explain(loader.wait(), result.preview)
-    return (explanation, *render(result, *band, revealed, explanation))
+    return (explanation, *render(result, *band, revealed, explanation, made))
 
 
 def _switch_mode(mode: str) -> tuple[Any, Any, Any]:
@@ -257,6 +296,7 @@ def build(loader: ModelLoader) -> None:
     result = gr.State(None)
     revealed = gr.State(False)
     explanation = gr.State(None)
+    made = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=300):
             image = gr.Image(
@@ -312,6 +352,9 @@ def build(loader: ModelLoader) -> None:
                 explain_button = gr.Button(
                     "Explain: show what drives the score", size="sm", interactive=False, elem_id="explain"
                 )
+                download = gr.DownloadButton(
+                    "Download result", visible=False, size="sm", variant="secondary", elem_id="moderate-download"
+                )
             explain_note = gr.Markdown(EXPLAIN_TEXT, visible=False, elem_id="explain-note", elem_classes="explain-note")
             facts = gr.HTML("", visible=False, elem_id="moderation-facts", padding=False)
             frames = gr.HTML("", visible=False, elem_id="frame-scores", padding=False)
@@ -319,11 +362,11 @@ def build(loader: ModelLoader) -> None:
                 response = gr.JSON(show_label=False)
 
     band = [mode, allow_below, block_above, threshold]
-    views = [decision, chart, preview, reveal, explain_button, explain_note, facts, frames, response]
+    views = [decision, chart, preview, reveal, explain_button, explain_note, facts, frames, response, download]
     rescore = {
         "fn": partial(show, loader),
         "inputs": [image, scan, *band],
-        "outputs": [result, revealed, explanation, *views],
+        "outputs": [result, revealed, explanation, made, *views],
         "api_visibility": "private",
         "preprocess": False,  # the file goes to our decoder untouched (see ui.upload)
         "show_progress": "minimal",
@@ -337,14 +380,14 @@ def build(loader: ModelLoader) -> None:
     gr.on(
         [mode.change, allow_below.change, block_above.change, threshold.change],
         rerender,
-        [result, *band, revealed, explanation],
+        [result, *band, revealed, explanation, made],
         views,
         **redecide,
     )
-    reveal.click(toggle_reveal, [result, *band, revealed, explanation], [revealed, *views], **redecide)
+    reveal.click(toggle_reveal, [result, *band, revealed, explanation, made], [revealed, *views], **redecide)
     explain_button.click(
         partial(explain_preview, loader),
-        [result, *band, revealed, explanation],
+        [result, *band, revealed, explanation, made],
         [explanation, *views],
         api_visibility="private",
         show_progress="minimal",

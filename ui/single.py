@@ -4,12 +4,17 @@ live threshold."""
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
-from model import NSFW, check_threshold
+from model import NSFW, InvalidImageError, check_threshold
+from model.evaluation.result_cards import CARD_THUMBNAIL_SIDE, classification_card
+from model.tasks.pipeline import make_preview
 from model.thresholds import DEFAULT_THRESHOLD
 
 from .cards import empty_card, error_card
@@ -18,8 +23,9 @@ from .errors import user_errors, user_message
 from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
 from .loader import ModelLoader
 from .mcp import bind
+from .report_files import write_report
 from .upload import upload_source
-from .upload_classification import Classification, classify_upload
+from .upload_classification import Classification, classify_upload, session_of
 
 __all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "add_api", "build", "classify"]
 
@@ -37,7 +43,16 @@ _EMPTY_CARD = empty_card(
     "No image yet", "Drop, upload or paste an image, take a photo, or pick an example.", {"label": ""}
 )
 
-Views = tuple[Any, Any, Any]
+Views = tuple[Any, Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the result card needs beside the scores: when the image was classified and a small copy of it."""
+
+    created: str
+    thumbnail: Image.Image | None
+
 
 # The verdict card's "Show image" button is plain HTML; a click on it becomes the component's click event.
 _REVEAL_ON_CLICK = (
@@ -89,53 +104,95 @@ def analysis_html(result: Classification, nsfw_label: str) -> str:
     )
 
 
-def render(result: Classification | None, threshold: float, revealed: bool, nsfw_label: str = NSFW) -> Views:
-    """Updates for (verdict, chart + analysis, API response) from stored scores: no model call."""
+def result_file(result: Classification, threshold: float, revealed: bool, shown: Shown | None) -> str:
+    """The result card (one HTML file) as the user sees it now: blurred when NSFW unless they pressed "Show image"."""
+    card = classification_card(
+        result.to_json(threshold),
+        shown.thumbnail if shown is not None else None,
+        show_image=revealed,
+        created=shown.created if shown is not None else datetime.now(UTC).replace(microsecond=0).isoformat(),
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return write_report(f"nsfw-result-{stamp}.html", card)
+
+
+def render(
+    result: Classification | None,
+    threshold: float,
+    revealed: bool,
+    nsfw_label: str = NSFW,
+    shown: Shown | None = None,
+) -> Views:
+    """Updates for (verdict, chart + analysis, API response, result download) from stored scores: no model call."""
     if result is None:
-        return _EMPTY_CARD, gr.HTML("", visible=False), None
+        return _EMPTY_CARD, gr.HTML("", visible=False), None, gr.DownloadButton(visible=False)
     analysis = score_chart(result.nsfw_score, threshold) + analysis_html(result, nsfw_label)
-    return verdict_card(result, threshold, revealed), gr.HTML(analysis, visible=True), result.to_json(threshold)
+    return (
+        verdict_card(result, threshold, revealed),
+        gr.HTML(analysis, visible=True),
+        result.to_json(threshold),
+        gr.DownloadButton(value=result_file(result, threshold, revealed, shown), visible=True),
+    )
+
+
+def _shown(loader: ModelLoader, image: dict[str, Any]) -> Shown:
+    """The time and a thumbnail for the result card (decoded small again; none if that fails)."""
+    created = datetime.now(UTC).replace(microsecond=0).isoformat()
+    try:
+        small = make_preview(upload_source(image), loader.wait().limits, CARD_THUMBNAIL_SIDE)
+    except (InvalidImageError, OSError):
+        small = None
+    return Shown(created=created, thumbnail=small)
 
 
 def _nsfw_label(loader: ModelLoader) -> str:
     return loader.info.nsfw_label if loader.info is not None else NSFW
 
 
-def show(loader: ModelLoader, image: dict[str, Any] | None, threshold: float) -> tuple[Any, ...]:
-    """A new image arrived (upload, webcam, paste, example) or was cleared: classify it once and store the scores."""
+def show(
+    loader: ModelLoader, image: dict[str, Any] | None, threshold: float, request: gr.Request | None = None
+) -> tuple[Any, ...]:
+    """A new image arrived (upload, webcam, paste, example) or was cleared: classify it once and store the scores.
+
+    The same image sent again in this session reuses its result; another session's uploads are never reused."""
     if image is None:
-        return (None, False, *render(None, threshold, False))
+        return (None, False, None, *render(None, threshold, False))
     try:
         threshold = check_threshold(threshold)
-        result = classify_upload(loader.wait(), upload_source(image))
+        result = classify_upload(loader.wait(), upload_source(image), session_of(request))
     except Exception as error:  # every failure is shown in the verdict card; user_message logs unexpected ones
         message = user_message(error, "single-image classification")
         return (
             None,
             False,
+            None,
             error_card("Could not classify", message, {"label": "error"}),
             gr.HTML("", visible=False),
             None,
+            gr.DownloadButton(visible=False),
         )
-    return (result, False, *render(result, threshold, False, _nsfw_label(loader)))
+    shown = _shown(loader, image)
+    return (result, False, shown, *render(result, threshold, False, _nsfw_label(loader), shown))
 
 
-def rethreshold(loader: ModelLoader, result: Classification | None, threshold: float, revealed: bool) -> Views:
+def rethreshold(
+    loader: ModelLoader, result: Classification | None, threshold: float, revealed: bool, shown: Shown | None = None
+) -> Views:
     """The slider moved: re-evaluate the stored scores at the new threshold (the model does not run).
 
     With no scores stored (no image, or it could not be read) the cards stay as they are.
     """
     if result is None:
-        return gr.skip(), gr.skip(), gr.skip()
-    return render(result, check_threshold(threshold), revealed, _nsfw_label(loader))
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return render(result, check_threshold(threshold), revealed, _nsfw_label(loader), shown)
 
 
 def toggle_reveal(
-    loader: ModelLoader, result: Classification | None, threshold: float, revealed: bool
+    loader: ModelLoader, result: Classification | None, threshold: float, revealed: bool, shown: Shown | None = None
 ) -> tuple[Any, ...]:
-    """Show or hide the blurred preview of an image classified NSFW."""
+    """Show or hide the blurred preview of an image classified NSFW (and on the result card)."""
     revealed = not revealed and result is not None
-    return (revealed, *render(result, threshold, revealed, _nsfw_label(loader)))
+    return (revealed, *render(result, threshold, revealed, _nsfw_label(loader), shown))
 
 
 def build(loader: ModelLoader) -> None:
@@ -143,6 +200,7 @@ def build(loader: ModelLoader) -> None:
     its events."""
     result = gr.State(None)
     revealed = gr.State(False)
+    shown = gr.State(None)
     with gr.Row(equal_height=False, elem_classes="single-layout"):
         with gr.Column(scale=5, min_width=300, elem_classes="input-column"):
             image = gr.Image(
@@ -170,13 +228,14 @@ def build(loader: ModelLoader) -> None:
                 elem_id="threshold",
             )
             analysis = gr.HTML("", visible=False, elem_id="analysis", elem_classes="flush", padding=False)
+            download = gr.DownloadButton("Download result", visible=False, size="sm", elem_id="single-download")
             with gr.Accordion("API response (/classify)", open=False, elem_id="api-response"):
                 response = gr.JSON(show_label=False)
 
-    views = [verdict, analysis, response]
+    views = [verdict, analysis, response, download]
     rethreshold_event = {
         "fn": partial(rethreshold, loader),
-        "inputs": [result, threshold, revealed],
+        "inputs": [result, threshold, revealed, shown],
         "outputs": views,
         "api_visibility": "private",
         "queue": False,
@@ -185,9 +244,9 @@ def build(loader: ModelLoader) -> None:
     # Clicking an example sets the image, which fires .change like any other source: one path, one model call.
     image.change(fn=None, js=_MARK_PENDING)
     image.change(
-        partial(show, loader),
+        bind(show, loader),
         [image, threshold],
-        [result, revealed, *views],
+        [result, revealed, shown, *views],
         api_visibility="private",
         preprocess=False,  # the file goes to our decoder untouched (see ui.upload)
         show_progress="minimal",
@@ -196,7 +255,7 @@ def build(loader: ModelLoader) -> None:
     threshold.change(**rethreshold_event)
     verdict.click(
         partial(toggle_reveal, loader),
-        [result, threshold, revealed],
+        [result, threshold, revealed, shown],
         [revealed, *views],
         api_visibility="private",
         queue=False,
@@ -204,7 +263,12 @@ def build(loader: ModelLoader) -> None:
     )
 
 
-def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+def classify(
+    loader: ModelLoader,
+    image: dict[str, Any] | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    request: gr.Request | None = None,
+) -> dict[str, Any]:
     """Classify one image as NSFW or SFW.
 
     Args:
@@ -217,7 +281,7 @@ def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float
     """
     with user_errors("classify"):
         threshold = check_threshold(threshold)
-        result = classify_upload(loader.wait(), upload_source(image))
+        result = classify_upload(loader.wait(), upload_source(image), session_of(request))
     return result.to_json(threshold)
 
 

@@ -9,11 +9,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import gradio as gr
+
 from model import Classifier, EmptyFileError, Prediction, decode_image, verdict
 from model.inputs.images import read_upload
 from model.runtime.cache import content_key
 
-__all__ = ["Classification", "Timings", "classify_upload"]
+from .loader import ModelLoader
+
+__all__ = ["Classification", "Timings", "classify_upload", "forget_session", "session_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +78,32 @@ class Classification:
         }
 
 
-def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[str] | None) -> Classification:
+def session_of(request: gr.Request | None) -> str | None:
+    """The Gradio session a request belongs to, or None for a call with no session of its own.
+
+    A page and a `gradio_client.Client` each keep one session hash for all their calls. A plain HTTP call
+    (`POST /gradio_api/call/...`) gets a fresh one per call, which no later call shares: it counts as no session.
+    """
+    if request is None or not request.session_hash:
+        return None
+    inner = getattr(request, "request", None)
+    path = getattr(getattr(inner, "url", None), "path", "") or ""
+    return None if "/call/" in path else request.session_hash
+
+
+def forget_session(loader: ModelLoader, request: gr.Request | None) -> None:
+    """Gradio closed a session (the page was closed or reloaded): drop the results it kept."""
+    if loader.status == "ready" and request is not None and request.session_hash:
+        loader.wait(0).recent.drop(request.session_hash)
+
+
+def classify_upload(
+    classifier: Classifier, source: str | bytes | os.PathLike[str] | None, session: str | None = None
+) -> Classification:
     """Decode an upload with the classifier's limits and classify it, timing each step.
 
-    The same bytes sent again within the last `model.runtime.cache.CACHE_SIZE` uploads get the stored result at once.
+    The same bytes sent again in the same `session` (among its last `model.runtime.cache.CACHE_SIZE` uploads) get
+    the stored result at once; another session never sees it, and without a session nothing is reused or kept.
     Logs only sizes and timings, never the file's name or content.
 
     Raises:
@@ -88,9 +114,9 @@ def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[st
     started = time.perf_counter()
     data = read_upload(source, classifier.limits)
     key = content_key(data)
-    recent = classifier.recent.get(key)
+    recent = classifier.recent.get(session, key)
     if recent is not None:
-        # The same bytes were classified moments ago: neither the decoder nor the model needs to run again.
+        # This session sent the same bytes moments ago: neither the decoder nor the model needs to run again.
         total_ms = 1000 * (time.perf_counter() - started)
         logger.info(
             "inference: %d bytes, %dx%d %s; same bytes as a recent upload, result reused, total %.1f ms",
@@ -134,5 +160,5 @@ def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[st
         model_id=classifier.info.display_id,
         revision=classifier.info.revision,
     )
-    classifier.recent.put(key, result)
+    classifier.recent.put(session, key, result)
     return result

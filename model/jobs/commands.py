@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from ..config import Settings
 from ..errors import ConfigurationError
 from ..evaluation.chain import evaluate_scores
+from ..evaluation.html_report import evaluation_html
 from ..evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
 from ..evaluation.reports import ModelRecord
 from ..evaluation.results import (
@@ -62,7 +63,8 @@ class ScreenOptions:
 
 @dataclass(frozen=True)
 class EvaluateOptions:
-    """What `evaluate` was asked: sources (images or results files), report path, threshold, targets, prevalence."""
+    """What `evaluate` was asked: sources (images or results files), report path (and the HTML page's, if any),
+    threshold, targets, prevalence."""
 
     sources: Sequence[str]
     out: Path
@@ -71,6 +73,7 @@ class EvaluateOptions:
     target_recall: float | None = DEFAULT_TARGET_RECALL
     prevalence: float | None = None
     scores_out: Path | None = None
+    html_out: Path | None = None
     address: str | None = None
     actors: int | None = None
     threads: int | None = None
@@ -292,6 +295,12 @@ def run_evaluate(options: EvaluateOptions, settings: Settings, stream: TextIO = 
     out = Path(options.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(out, json.dumps(report, indent=2, allow_nan=False))
+    if options.html_out is not None:
+        html_out = Path(options.html_out)
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(
+            html_out, evaluation_html(evaluated, source=", ".join(Path(source).name for source in options.sources))
+        )
     stream.write(
         f"evaluate: {evaluation.n:,} labelled images ({evaluation.n_nsfw:,} NSFW, {evaluation.n_sfw:,} SFW), "
         f"{len(labelled.skipped):,} skipped; at {evaluation.threshold:g}: precision {evaluation.precision:.3f}, "

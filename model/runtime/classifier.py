@@ -17,7 +17,7 @@ from PIL import Image
 from ..config import Settings, available_cores
 from ..inputs.images import ImageLimits
 from . import zerogpu
-from .cache import ResultCache
+from .cache import SessionCaches
 from .devices import autocast, check_precision, default_batch_size, describe_device, resolve_device
 from .engines import build_engine, default_cache_root
 from .loading import LoadedModel, ModelInfo, load_model
@@ -122,9 +122,9 @@ class Classifier:
         self._counts_lock = threading.Lock()
         self._forward_passes = 0
         self._images_classified = 0
-        #: Results of recent uploads keyed by `model.runtime.cache.content_key` (filled by `ui.upload_classification`);
-        #: they belong to this model, so they live and die with it.
-        self.recent: ResultCache[Any] = ResultCache()
+        #: Results of recent uploads, per user session, keyed by `model.runtime.cache.content_key` (filled by
+        #: `ui.upload_classification`); they belong to this model, so they live and die with it.
+        self.recent: SessionCaches[Any] = SessionCaches()
 
     @classmethod
     def load(cls, settings: Settings, *, cache_dir: str | None = None, endpoint: str | None = None) -> Classifier:

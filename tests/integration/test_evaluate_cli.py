@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,30 @@ def test_evaluate_says_what_a_results_file_lacks(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "both classes" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_evaluate_html_writes_one_self_contained_page_with_the_reports_numbers(tmp_path: Path) -> None:
+    scores = tmp_path / "scores.csv"
+    scores.write_text(
+        "file,label,nsfw_score\nn1.jpg,nsfw,0.91\nn2.jpg,nsfw,0.35\ns1.jpg,sfw,0.40\ns2.jpg,sfw,0.05\n"
+        "<b>s3</b>.jpg,sfw,0.72\n"
+    )
+    out, page = tmp_path / "report.json", tmp_path / "out" / "report.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "model", "evaluate", str(scores), "--out", str(out), "--html", str(page)],
+        cwd=ROOT,
+        env={**os.environ, "NSFW_MODEL": str(tmp_path / "no-model-here")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["html"] == str(page)
+    report, text = json.loads(out.read_text()), page.read_text(encoding="utf-8")
+    shown = dict(re.findall(r'data-metric="(\w+)">([^<]+)<', text))
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        assert shown[key] == f"{report[key]:.3f}", key
+    assert f'data-figure="threshold">{report["threshold"]:.3f}<' in text
+    assert "&lt;b&gt;s3&lt;/b&gt;.jpg" in text and "<b>s3</b>" not in text  # a file name is text, never markup
+    assert "<script" not in text and "http://" not in text and "https://" not in text
+    assert not list(page.parent.glob(".*partial"))  # written atomically: no temporary file left behind

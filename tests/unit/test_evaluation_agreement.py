@@ -1,5 +1,6 @@
 """One evaluation chain: the Evaluate tab, `/evaluate` and `python -m model evaluate` give the same JSON report for
-the same scores and labels (only the report's creation time may differ)."""
+the same scores and labels (only the report's creation time may differ), and the tab and the command line the same
+HTML page."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ def _undated(report: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in report.items() if key != "created"}
 
 
+def _path(value: Any) -> Path:
+    return Path(value if isinstance(value, str) else value["path"])
+
+
+def _undated_page(text: str, created: str) -> str:
+    return text.replace(created, "")
+
+
 def test_the_tab_the_endpoint_and_the_command_line_write_the_same_report(
     tmp_path: Path, classifier: Classifier
 ) -> None:
@@ -37,16 +46,24 @@ def test_the_tab_the_endpoint_and_the_command_line_write_the_same_report(
 
     cli = run_evaluate(
         EvaluateOptions(
-            sources=[str(scores)], out=tmp_path / "report.json", threshold=0.3, target_recall=0.9, prevalence=0.1
+            sources=[str(scores)],
+            out=tmp_path / "report.json",
+            html_out=tmp_path / "report.html",
+            threshold=0.3,
+            target_recall=0.9,
+            prevalence=0.1,
         ),
         Settings(),
     )
     endpoint = evaluate_tab.evaluate_set(loader, str(scores), 0.3, target_recall=0.9, prevalence=0.1)
     views = evaluate_tab.start(loader, [str(scores)], 0.3, 0.95, 0.9, 10)  # prevalence in percent
-    tab_json = views[-3].value
-    tab = json.loads(Path(tab_json if isinstance(tab_json, str) else tab_json["path"]).read_text())
+    # The views end with the downloads (JSON, files CSV, metrics CSV, HTML) and the thumbnails box.
+    tab = json.loads(_path(views[-5].value).read_text())
+    tab_page = _path(views[-2].value).read_text()
+    cli_page = (tmp_path / "report.html").read_text()
 
     assert _undated(cli) == _undated(endpoint) == _undated(tab)
     assert json.loads((tmp_path / "report.json").read_text())["n"] == 4
     assert cli["model"] == {"id": "org/model", "revision": "abc123"}
     assert {item["file"] for item in cli["skipped"]} == {"e.jpg", "f.jpg"}
+    assert _undated_page(tab_page, tab["created"]) == _undated_page(cli_page, cli["created"])
