@@ -21,7 +21,17 @@ from .mcp import bind
 from .upload import upload_source
 from .upload_classification import Classification, classify_upload
 
-__all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "add_api", "build", "classify"]
+__all__ = [
+    "CLASSIFY_CONCURRENCY",
+    "ELEM_ID",
+    "EXAMPLES",
+    "EXAMPLES_DIR",
+    "TITLE",
+    "add_api",
+    "build",
+    "classification_json",
+    "classify",
+]
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
@@ -216,9 +226,19 @@ def classify(loader: ModelLoader, image: dict[str, Any] | None, threshold: float
         "image": {"width", "height", "format"}, "notes"}.
     """
     with user_errors("classify"):
-        threshold = check_threshold(threshold)
-        result = classify_upload(loader.wait(), upload_source(image))
-    return result.to_json(threshold)
+        return classification_json(loader, upload_source(image), threshold)
+
+
+def classification_json(
+    loader: ModelLoader, source: str | bytes | None, threshold: float, *, reuse: bool = True
+) -> dict[str, Any]:
+    """The /classify response for an upload's path or bytes: what `classify` and POST /v1/classify (ui.rest) return.
+
+    Raises:
+        ClassifierError: a subclass (a bad threshold, an unreadable image, a model that is not ready).
+    """
+    threshold = check_threshold(threshold)
+    return classify_upload(loader.wait(), source, reuse=reuse).to_json(threshold)
 
 
 def add_api(loader: ModelLoader) -> None:

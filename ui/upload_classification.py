@@ -74,11 +74,14 @@ class Classification:
         }
 
 
-def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[str] | None) -> Classification:
+def classify_upload(
+    classifier: Classifier, source: str | bytes | os.PathLike[str] | None, *, reuse: bool = True
+) -> Classification:
     """Decode an upload with the classifier's limits and classify it, timing each step.
 
-    The same bytes sent again within the last `model.runtime.cache.CACHE_SIZE` uploads get the stored result at once.
-    Logs only sizes and timings, never the file's name or content.
+    With `reuse`, the same bytes sent again within the last `model.runtime.cache.CACHE_SIZE` uploads get the stored
+    result at once; without it (the JSON API under /v1, whose callers share no session) the cache is neither read
+    nor filled. Logs only sizes and timings, never the file's name or content.
 
     Raises:
         InvalidImageError: one of its subclasses, with the decoder's message for the user.
@@ -87,8 +90,8 @@ def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[st
         raise EmptyFileError(NO_IMAGE_MESSAGE)
     started = time.perf_counter()
     data = read_upload(source, classifier.limits)
-    key = content_key(data)
-    recent = classifier.recent.get(key)
+    key = content_key(data) if reuse else None
+    recent = classifier.recent.get(key) if key is not None else None
     if recent is not None:
         # The same bytes were classified moments ago: neither the decoder nor the model needs to run again.
         total_ms = 1000 * (time.perf_counter() - started)
@@ -134,5 +137,6 @@ def classify_upload(classifier: Classifier, source: str | bytes | os.PathLike[st
         model_id=classifier.info.display_id,
         revision=classifier.info.revision,
     )
-    classifier.recent.put(key, result)
+    if key is not None:
+        classifier.recent.put(key, result)
     return result
