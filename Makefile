@@ -42,7 +42,11 @@ test: $(VENV)/.ray $(CHROMIUM) lint
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -q tests/unit
 
-bench: $(VENV)/.dev
+$(VENV)/.bench: $(VENV)/.dev requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.bench
 	$(PY) -m benchmarks.run --out docs/benchmark-results.json
 	$(PY) -m benchmarks.report docs/benchmark-results.json --update docs/PERFORMANCE.md
 

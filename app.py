@@ -15,7 +15,7 @@ import gradio as gr
 
 from model import Classifier, ClassifierError, ConfigurationError, Settings, load_settings
 from model.runtime.zerogpu import on_zerogpu
-from ui import ModelLoader, Tab, batch, evaluate, live, moderate, single, status, theme
+from ui import ModelLoader, Tab, batch, evaluate, live, moderate, rest, single, status, theme
 from ui.compression import COMPRESSION
 from ui.gradio_fixes import apply as apply_gradio_fixes
 from ui.mcp import bind
@@ -119,7 +119,9 @@ def serve(loader: ModelLoader, **launch_options: Any) -> gr.Blocks:
         allowed_paths=[str(single.EXAMPLES_DIR)],
         footer_links=["api"],
         mcp_server=True,  # agents call /classify, /moderate, ... as MCP tools (gradio[mcp])
-        app_kwargs={"middleware": COMPRESSION},  # the page: 252 KB as Gradio sends it, 27 KB gzipped
+        # The page: 252 KB as Gradio sends it, 27 KB gzipped. The JSON API (POST /v1/classify, ...; ui.rest) is
+        # registered before Gradio's own routes, on the same server and port (a Space serves it too).
+        app_kwargs={"middleware": COMPRESSION, "routes": rest.routes(loader)},
         **theme.LAUNCH_OPTIONS,
         **launch_options,
     )

@@ -30,6 +30,7 @@ __all__ = [
     "APP_CONFIGURATIONS",
     "ApiCaller",
     "HttpCaller",
+    "RestCaller",
     "cold_start",
     "compare_configurations",
     "threshold_change",
@@ -106,6 +107,32 @@ class HttpCaller:
         self.http.close()
 
 
+class RestCaller:
+    """POST /v1/classify with the file as the body, one request per image on one keep-alive connection: what an
+    integrator's `httpx.post` or `curl --data-binary` does (ui.rest)."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=120.0)
+
+    def classify(self, path: Path, threshold: float = THRESHOLD) -> dict[str, Any]:
+        response = self.http.post(
+            "/v1/classify",
+            params={"threshold": threshold},
+            content=path.read_bytes(),
+            headers={"Content-Type": "image/jpeg"},
+        )
+        if response.is_error:
+            raise RuntimeError(f"/v1/classify answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+#: How each kind of caller is named in the throughput tables.
+CALLER_LABELS = {"ApiCaller": "gradio_client", "HttpCaller": "plain HTTP", "RestCaller": "JSON API (/v1)"}
+
+
 class _Sampler(threading.Thread):
     """Samples the server's resident memory and queue length until stopped."""
 
@@ -136,7 +163,7 @@ def throughput(
     clients: int,
     images: Sequence[Path],
     level_seconds: float,
-    caller: type[ApiCaller | HttpCaller] = ApiCaller,
+    caller: type[ApiCaller | HttpCaller | RestCaller] = ApiCaller,
 ) -> dict[str, Any]:
     """`clients` API clients, each in its own thread and session, send distinct images back to back.
 
@@ -144,7 +171,7 @@ def throughput(
     `level_seconds`. Errors (raised by the client) are counted, not retried. The app's CPU time and this process's
     (the clients') are reported per image: on a small machine both come out of the same cores.
     """
-    label = "gradio_client" if caller is ApiCaller else "plain HTTP"
+    label = CALLER_LABELS[caller.__name__]
     callers = [caller(server.url) for _ in range(clients)]
     shares = [list(images[index::clients]) for index in range(clients)]
     latencies: list[float] = []
@@ -153,7 +180,7 @@ def throughput(
     barrier = threading.Barrier(clients + 1)
     finished: list[float] = []
 
-    def send(caller: ApiCaller | HttpCaller, share: list[Path]) -> None:
+    def send(caller: ApiCaller | HttpCaller | RestCaller, share: list[Path]) -> None:
         barrier.wait()
         deadline = time.perf_counter() + level_seconds
         for path in share:

@@ -37,6 +37,19 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
     ("12 MP JPEG through the API (plain HTTP) vs the model card's pipeline", "api_http_camera_vs_card", "<=", 0.6),
     ("600x400 through the API (gradio_client) vs the engine's bare forward", "api_small_vs_forward", "<=", 1.25),
     ("600x400 through the API (plain HTTP) vs the engine's bare forward", "api_http_small_vs_forward", "<=", 1.25),
+    (
+        "600x400 through POST /v1/classify vs the in-process path (decode + predict)",
+        "api_rest_small_vs_ours",
+        "<=",
+        1.15,
+    ),
+    ("12 MP JPEG through POST /v1/classify vs the model card's pipeline", "api_rest_camera_vs_card", "<=", 0.5),
+    (
+        "8 JSON API (/v1) clients' images/s vs the bare batched forward of the engine in use",
+        "rest_8_vs_engine",
+        ">=",
+        0.8,
+    ),
     ("errors with 8 clients", "clients_8_errors", "<=", 0),
     ("errors with 16 clients", "clients_16_errors", "<=", 0),
     ("largest queue with 16 clients (bounded by the clients)", "clients_16_max_queue", "<=", 16),
@@ -49,8 +62,9 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
 
 
 #: What is compared with the model card's pipeline: our classifier in-process, the app through gradio_client (with
-#: one SSL context, as the README recommends, and with its defaults) and through plain HTTP.
-PIPELINES = ("ours", "api", "api_default", "api_http")
+#: one SSL context, as the README recommends, and with its defaults), through Gradio's plain HTTP call API, and
+#: through the JSON API (POST /v1/classify).
+PIPELINES = ("ours", "api", "api_default", "api_http", "api_rest")
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -80,15 +94,22 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             values[f"{pipeline}_{role}_vs_card"] = _ratio(value, card)
             values[f"{pipeline}_{role}_vs_floor"] = _ratio(value, floor["ms_per_image"])
         values[f"card_{role}_vs_floor"] = _ratio(card, floor["ms_per_image"])
+    ours_small = latency.get("ours", {}).get("small")
     for pipeline in PIPELINES:
         small = latency.get(pipeline, {}).get("small")
         values[f"{pipeline}_small_vs_forward"] = _ratio(small["median_ms"] if small else None, forward)
+        # What the HTTP layer adds on top of the in-process path (decode_image + predict) for one small image.
+        values[f"{pipeline}_small_vs_ours"] = _ratio(
+            small["median_ms"] if small else None, ours_small["median_ms"] if ours_small else None
+        )
     values["forward_vs_floor"] = _ratio(forward, floor["ms_per_image"])
     for level in results.get("api", {}).get("throughput", []):
         values[f"clients_{level['clients']}_vs_floor"] = _ratio(level["images_per_s"], floor["images_per_s"])
     for level in results.get("api", {}).get("throughput_gradio_client", []):
         key = f"gradio_client_{level['clients']}_vs_floor"
         values[key] = _ratio(level["images_per_s"], floor["images_per_s"])
+    for level in results.get("api", {}).get("throughput_rest", []):
+        values[f"rest_{level['clients']}_vs_floor"] = _ratio(level["images_per_s"], floor["images_per_s"])
     values.update(_engine_ratios(results))
     return values
 
@@ -108,11 +129,15 @@ def _engine_ratios(results: dict[str, Any]) -> dict[str, float | None]:
     # The bf16 path shipped: NSFW_PRECISION=bf16 runs OpenVINO (f32 adds) where it is installed, else torch autocast.
     bf16 = measured.get("openvino bf16") or measured.get("torch bf16")
     peer = results.get("api", {}).get("peer")
+    rest = next((level for level in results.get("api", {}).get("throughput_rest", []) if level["clients"] == 8), None)
+    # A floor that an engine beats is not a floor: no ratio above 1 is printed, the report says the floor is wrong.
+    beaten = results["floor"].get("beaten_by")
     return {
         "app_vs_peer": peer["app_vs_peer"] if peer else None,
         "clients_8_vs_engine": _ratio(clients, in_use),
         "clients_8_vs_torch": _ratio(clients, torch_rate),
-        "engine_vs_roofline": _ratio(in_use, results["floor"]["floor"]["images_per_s"]),
+        "rest_8_vs_engine": _ratio(rest["images_per_s"] if rest else None, in_use),
+        "engine_vs_roofline": None if beaten else _ratio(in_use, results["floor"]["floor"]["images_per_s"]),
         "bf16_vs_engine": _ratio(_images_per_s(bf16), in_use),
         "bf16_vs_torch": _ratio(_images_per_s(bf16), torch_rate),
         "bf16_difference": round(bf16["max_probability_difference_vs_torch"], 5) if bf16 else None,
@@ -127,6 +152,8 @@ def _levels(results: dict[str, Any]) -> list[dict[str, Any]]:
         levels.append({**level, "vs_floor": ratio.get(f"clients_{level['clients']}_vs_floor")})
     for level in api.get("throughput_gradio_client", []):
         levels.append({**level, "vs_floor": ratio.get(f"gradio_client_{level['clients']}_vs_floor")})
+    for level in api.get("throughput_rest", []):
+        levels.append({**level, "vs_floor": ratio.get(f"rest_{level['clients']}_vs_floor")})
     return levels
 
 
@@ -157,8 +184,48 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             met = value < limit
         else:
             met = value >= limit
-        rows.append({"target": name, "key": key, "value": value, "comparison": comparison, "limit": limit, "met": met})
+        row = {"target": name, "key": key, "value": value, "comparison": comparison, "limit": limit, "met": met}
+        if key == "engine_vs_roofline" and results["floor"].get("beaten_by"):
+            row["note"] = floor_wrong(results["floor"]["beaten_by"], results["floor"]["floor"])
+        rows.append(row)
     return rows
+
+
+def floor_wrong(beaten: dict[str, Any], bound: dict[str, Any]) -> str:
+    """What the report says instead of a ratio above 1 when an engine beats the floor."""
+    return (
+        f"the floor is wrong: {beaten['engine']} runs at {beaten['images_per_s']:.2f} images/s, "
+        f"{beaten['times_the_floor']:.2f}x the floor's {bound['images_per_s']:.2f} (peak {bound['gemm_gflops']:.0f} "
+        f"GFLOP/s from {bound.get('gemm_engine', 'torch fp32')}); some engine's GEMM outruns every one measured"
+    )
+
+
+def _verdict(row: dict[str, Any], markdown: bool = False) -> str:
+    if row.get("note"):
+        return "floor wrong"
+    return {True: "met", False: "**not met**" if markdown else "NOT met", None: "not measured"}[row["met"]]
+
+
+def _floor_lines(results: dict[str, Any]) -> list[str]:
+    """Every engine's GEMM peak and what each floor rests on; a floor an engine beats is called wrong."""
+    floor = results["floor"]
+    gemm = floor["gemm"]
+    peaks = {"torch fp32": {"gflops": gemm.get("torch_peak_gflops", gemm["peak_gflops"])}}
+    peaks |= gemm.get("engine_peaks", {})
+    shown = ", ".join(
+        f"{name} {entry['gflops']:.0f}" if "gflops" in entry else f"{name} failed" for name, entry in peaks.items()
+    )
+    lines = [f"GEMM peaks this run, GFLOP/s: {shown}."]
+    bf16 = floor.get("bf16_floor")
+    if bf16:
+        lines.append(
+            f"bf16 floor: {bf16['ms_per_image']:.1f} ms per image, {bf16['images_per_s']:.2f} images/s "
+            f"(peak {bf16['gemm_gflops']:.0f} GFLOP/s from {bf16['gemm_engine']})."
+        )
+    for key, bound in (("beaten_by", floor["floor"]), ("bf16_beaten_by", bf16)):
+        if floor.get(key):
+            lines.append(f"Note: {floor_wrong(floor[key], bound)}.")
+    return lines
 
 
 def _cell(value: float | None, digits: int = 1, suffix: str = "") -> str:
@@ -186,6 +253,7 @@ def format_table(results: dict[str, Any]) -> str:
             f"GEMM peak at start {gemm['peak_gflops_first']:.1f}, at end {gemm['peak_gflops_again']:.1f} GFLOP/s "
             f"(the higher is used); one thread {gemm['one_thread_gflops']:.1f} GFLOP/s"
         )
+    lines += _floor_lines(results)
     latency = results["latency_ms"]
     ratio = results["ratios"]
     lines.append("")
@@ -221,6 +289,15 @@ def format_table(results: dict[str, Any]) -> str:
         f"600x400 over the bare forward pass: client {_cell(ratio['api_small_vs_forward'], 2)}, "
         f"HTTP {_cell(ratio['api_http_small_vs_forward'], 2)}"
     )
+    if latency.get("api_rest"):
+        lines.append(
+            f"JSON API (POST /v1/classify): 600x400 {_cell(median('api_rest', 'small'))} ms "
+            f"({_cell(ratio['api_rest_small_vs_ours'], 2)}x in-process; Gradio HTTP "
+            f"{_cell(ratio['api_http_small_vs_ours'], 2)}x, gradio_client {_cell(ratio['api_small_vs_ours'], 2)}x), "
+            f"{results['images']['camera']['label']} {_cell(median('api_rest', 'camera'))} ms "
+            f"({_cell(ratio['api_rest_camera_vs_card'], 2)}x the card; Gradio HTTP "
+            f"{_cell(ratio['api_http_camera_vs_card'], 2)}x)"
+        )
     api = results.get("api", {})
     if api.get("throughput"):
         lines.append("")
@@ -259,13 +336,21 @@ def format_table(results: dict[str, Any]) -> str:
             f"interleaved rounds: {peer['app']['images_per_s']} vs {peer['peer']['images_per_s']} images/s, "
             f"median ratio {peer['app_vs_peer']:.2f}x"
         )
+    nudenet = api.get("nudenet")
+    if nudenet:
+        lines.append(
+            f"NudeNet: {nudenet['error']}"
+            if "error" in nudenet
+            else f"NudeNet {nudenet['version']} vs ours on the same {nudenet['images_per_round']} {nudenet['sizes']}, "
+            f"{nudenet['threads']} threads, one process each: {nudenet['nudenet']['images_per_s']:.2f} vs "
+            f"{nudenet['ours']['images_per_s']:.2f} images/s (another model and task)"
+        )
     if results.get("engines"):
         lines += ["", format_engines(results["engines"]), f"Engine in use: {results['engines']['in_use']}"]
     lines.append("")
     for row in results["targets"]:
-        mark = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
-        value = "-" if row["value"] is None else f"{row['value']:g}"
-        lines.append(f"  [{mark:^12}] {row['target']}: {value} ({row['comparison']} {row['limit']:g})")
+        value = row.get("note") or ("-" if row["value"] is None else f"{row['value']:g}")
+        lines.append(f"  [{_verdict(row):^12}] {row['target']}: {value} ({row['comparison']} {row['limit']:g})")
     return "\n".join(lines)
 
 
@@ -422,9 +507,9 @@ def format_markdown(results: dict[str, Any]) -> str:
     rows = [
         [
             row["target"],
-            "-" if row["value"] is None else f"{row['value']:g}",
+            row.get("note") or ("-" if row["value"] is None else f"{row['value']:g}"),
             f"{row['comparison']} {row['limit']:g}",
-            {True: "met", False: "**not met**", None: "not measured"}[row["met"]],
+            _verdict(row, markdown=True),
         ]
         for row in results["targets"]
     ]
@@ -534,6 +619,8 @@ def format_reference(results: dict[str, Any]) -> str:
         f"{bound['images_per_s']:.2f} images/s**.",
         "",
     ]
+    if "engine_peaks" in gemm:
+        lines[-1:-1] = ["", *_floor_lines(results)]
     pipelines = (
         ("model card", "card"),
         ("ours, in-process", "ours"),
@@ -541,10 +628,11 @@ def format_reference(results: dict[str, Any]) -> str:
         ("API, gradio_client (defaults)", "api_default"),
         ("API, plain HTTP", "api_http"),
         ("same bytes again, gradio_client (same session)", "api_resubmit"),
+        ("JSON API, POST /v1/classify", "api_rest"),
     )
     roles = list(results["images"])
     rows: list[list[object]] = [
-        [name, *(_timed(latency.get(key, {}).get(role)) for role in roles)] for name, key in pipelines
+        [name, *(_timed(latency.get(key, {}).get(role)) for role in roles)] for name, key in pipelines if key in latency
     ]
     rows.append(["bare forward pass, batch 1", _timed(latency["bare_forward"]), *([""] * (len(roles) - 1))])
     lines += _markdown_table(["ms per image", *(results["images"][role]["label"] for role in roles)], rows)
@@ -610,20 +698,49 @@ def format_reference(results: dict[str, Any]) -> str:
             ],
             rows,
         )
+    lines += _nudenet_lines(api.get("nudenet"))
     spreads = _target_spreads(results)
     rows = [
         [
             row["target"],
-            "-" if row["value"] is None else f"{row['value']:g}",
+            row.get("note") or ("-" if row["value"] is None else f"{row['value']:g}"),
             spreads.get(row["key"], ""),
             f"{row['comparison']} {row['limit']:g}",
-            {True: "met", False: "**not met**", None: "not measured"}[row["met"]],
+            _verdict(row, markdown=True),
         ]
         for row in results["targets"]
     ]
     lines += ["", "Targets (spread: the range of what the value is computed from):", ""]
     lines += _markdown_table(["figure", "value", "spread", "target", "met"], rows)
     return "\n".join(lines)
+
+
+def _nudenet_lines(nudenet: dict[str, Any] | None) -> list[str]:
+    """NudeNet beside our classifier on the same images and threads: context, not a contest (another model and task)."""
+    if not nudenet:
+        return []
+    if "error" in nudenet:
+        return ["", f"NudeNet: not measured ({nudenet['error']})."]
+    rows = [
+        [
+            name,
+            entry["images"],
+            f"{entry['images_per_s']:.2f}",
+            _spread(entry["min_images_per_s"], entry["max_images_per_s"], 2),
+        ]
+        for name, entry in (
+            ("ours (decode + predict, one image at a time)", nudenet["ours"]),
+            (f"NudeNet {nudenet['version']} (detect)", nudenet["nudenet"]),
+        )
+    ]
+    return [
+        "",
+        f"NudeNet's detector beside our classifier: the same {nudenet['images_per_round']} images per round "
+        f"({nudenet['sizes']}), {nudenet['threads']} threads each, one process each, {nudenet['rounds']} rounds "
+        "(another model and task: no accuracy claim):",
+        "",
+        *_markdown_table(["pipeline", "images", "images/s (median)", "spread"], rows),
+    ]
 
 
 def update_document(text: str, results: dict[str, Any]) -> str:

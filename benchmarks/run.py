@@ -27,6 +27,7 @@ from testbed.server import ROOT, AppServer
 from . import api, floor, report
 from .engines import compare_engines
 from .experiments import run_experiments
+from .nudenet_peer import compare_with_nudenet
 from .peer import compare_with_peer
 from .pipelines import CardPipeline, OurPipeline
 from .timing import summarise
@@ -98,7 +99,7 @@ def _meta(profile: Profile) -> dict[str, Any]:
 def _side_by_side(
     card: CardPipeline,
     ours: OurPipeline,
-    callers: dict[str, api.ApiCaller | api.HttpCaller],
+    callers: dict[str, api.ApiCaller | api.HttpCaller | api.RestCaller],
     images: Sequence[BenchImage],
     profile: Profile,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -192,6 +193,7 @@ def _measure_api(
                 "api": api.ApiCaller(server.url),
                 "api_default": api.ApiCaller(server.url, defaults=True),
                 "api_http": api.HttpCaller(server.url),
+                "api_rest": api.RestCaller(server.url),
             }
             latency, checks = _side_by_side(card, ours, callers, workload.images, profile)
             for caller in callers.values():
@@ -203,6 +205,13 @@ def _measure_api(
             with section(f"{kind}_clients_{clients}", "Throughput: %d concurrent %s clients", clients, kind):
                 level = api.throughput(server, clients, images, profile.level_seconds, caller=caller)
             results["throughput" if kind == "http" else "throughput_gradio_client"].append(level)
+        # The JSON API (/v1) at 8 clients, on the images the 8 plain-HTTP clients sent: /v1 keeps no result cache,
+        # so the same bytes run the model again.
+        clients = max(count for count in profile.clients if count <= 8)
+        with section(f"rest_clients_{clients}", "Throughput: %d concurrent JSON API (/v1) clients", clients):
+            images = workload.throughput_images[("http", clients)]
+            level = api.throughput(server, clients, images, profile.level_seconds, caller=api.RestCaller)
+        results["throughput_rest"] = [level]
         small = next(image for image in workload.images if image.role == "small")
         with section("threshold_change", "Threshold changes"):
             try:
@@ -216,9 +225,26 @@ def _measure_api(
         clients = max(count for count in profile.clients if count <= 8)
         rounds = peer_images(profile, work / "images")
         results["peer"] = compare_with_peer(workload.standin_dir, work, clients, rounds, profile.level_seconds)
+    with section("nudenet", "NudeNet beside our classifier, %d rounds, one process each", profile.peer_rounds):
+        images = rounds[0][: profile.peer_images_per_round]
+        results["nudenet"] = compare_with_nudenet(
+            workload.standin_dir, images, "640x480 JPEGs", available_cores(), profile.peer_rounds
+        )
     with section("cold_start", "Cold start: %d launches with a warm HF cache", profile.cold_starts):
         results["cold_start"] = api.cold_start(workload.hf_home, work, profile.cold_starts)
     return results, latency, checks
+
+
+def _set_floors(
+    results: dict[str, Any], flops: dict[str, Any], gemm: dict[str, Any], engines: dict[str, Any], precision: str
+) -> None:
+    """The floors from the run's peaks, each checked against every engine measured: `floor` at the precision in use
+    (what every ratio divides by), `bf16_floor` where a bf16 peak was measured."""
+    bounds = {name: floor.floor(flops, gemm, name) for name in ("fp32", "bf16")}
+    results["floor"]["floor"] = bounds[precision] or bounds["fp32"]
+    results["floor"]["bf16_floor"] = bounds["bf16"]
+    results["floor"]["beaten_by"] = floor.floor_check(results["floor"]["floor"], engines, precision)
+    results["floor"]["bf16_beaten_by"] = floor.floor_check(bounds["bf16"], engines, "bf16")
 
 
 def run_benchmark(profile: Profile, work: Path, *, with_api: bool = True, with_experiments: bool = False) -> dict:
@@ -251,10 +277,12 @@ def _run(profile: Profile, work: Path, *, with_api: bool, with_experiments: bool
         gemm = floor.measure_gemm(
             ours.classifier.model, ours.input_size, profile.gemm_sizes, profile.gemm_repeats, profile.gemm_sample_flops
         )
+        # The peak is the highest rate any engine here reaches (torch, OpenVINO, ONNX Runtime; bf16 where native).
+        floor.add_engine_peaks(gemm, profile.gemm_sizes[-2:], profile.gemm_repeats, profile.gemm_sample_flops)
     results: dict[str, Any] = {
         "meta": meta,
         "images": {image.role: image.describe() for image in workload.images},
-        "floor": {"flops": flops, "gemm": gemm, "floor": floor.floor(flops, gemm)},
+        "floor": {"flops": flops, "gemm": gemm},
         "engines": engines,
     }
     if with_api:
@@ -266,7 +294,7 @@ def _run(profile: Profile, work: Path, *, with_api: bool, with_experiments: bool
     results["score_checks"] = checks
     with section("floor_again", "Floor: the GEMM peak measured again"):
         floor.remeasure_peak(gemm, profile.gemm_sizes, profile.gemm_repeats, profile.gemm_sample_flops)
-        results["floor"]["floor"] = floor.floor(flops, gemm)
+    _set_floors(results, flops, gemm, engines, ours.classifier.settings.precision)
     if with_experiments:
         with section("experiments", "Experiments"):
             distinct = workload.throughput_images[("http", max(profile.clients))]

@@ -32,7 +32,7 @@ SMALL_SIZE = (600, 400)
 PEER_SIZE = (640, 480)
 JPEG_QUALITY = 90
 #: Files with distinct bytes per image and round: one per API client measured side by side.
-COPIES_PER_ROUND = 3
+COPIES_PER_ROUND = 4
 
 
 @dataclass(frozen=True)

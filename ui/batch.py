@@ -30,7 +30,7 @@ from .loader import ModelLoader
 from .mcp import bind
 from .report_files import blurred, gallery_height, model_record, write_report
 
-__all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "build", "classify_batch"]
+__all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "batch_json", "build", "classify_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -285,8 +285,19 @@ def classify_batch(
         "threshold", "created", "timings_ms": {"total"}}.
     """
     with user_errors("classify_batch", title="Could not classify the batch"):
-        threshold = check_threshold(threshold)
-        batch = run(loader, files)
+        return batch_json(loader, files, threshold)
+
+
+def batch_json(loader: ModelLoader, files: Sequence[str] | None, threshold: float) -> dict[str, Any]:
+    """The /classify_batch response for uploaded files (paths; their last part is the name shown): what
+    `classify_batch` and POST /v1/classify_batch (ui.rest) return.
+
+    Raises:
+        ClassifierError: a subclass (a bad threshold, an archive that breaks a limit, a model that is not ready).
+        gr.Error: no files were given.
+    """
+    threshold = check_threshold(threshold)
+    batch = run(loader, files)
     report = batch_report(batch.results, threshold, batch.model)
     report["timings_ms"] = {"total": round(1000 * batch.seconds, 1)}
     return report

@@ -32,7 +32,7 @@ from .report_files import model_record, write_report
 from .upload import upload_source
 from .upload_classification import NO_IMAGE_MESSAGE
 
-__all__ = ["ELEM_ID", "EXPLAIN_TEXT", "TITLE", "add_api", "build", "explain_image", "moderate_image"]
+__all__ = ["ELEM_ID", "EXPLAIN_TEXT", "TITLE", "add_api", "build", "explain_image", "moderate_image", "moderation_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +93,20 @@ def moderate_image(
         "notes", "ms"}.
     """
     with user_errors("moderate", title="Could not moderate"):
-        allow_below, block_above = check_band(allow_below, block_above)
-        result = moderate(loader.wait(), _require(upload_source(image)), scan=bool(scan))
-    return result.to_json(allow_below, block_above)
+        return moderation_json(loader, _require(upload_source(image)), allow_below, block_above, scan=bool(scan))
+
+
+def moderation_json(
+    loader: ModelLoader, source: str | bytes, allow_below: float, block_above: float, *, scan: bool
+) -> dict[str, Any]:
+    """The /moderate response for an upload's path or bytes: what `moderate_image` and POST /v1/moderate (ui.rest)
+    return.
+
+    Raises:
+        ClassifierError: a subclass (a bad band, an unreadable image, a model that is not ready).
+    """
+    allow_below, block_above = check_band(allow_below, block_above)
+    return moderate(loader.wait(), source, scan=scan).to_json(allow_below, block_above)
 
 
 def explain_image(loader: ModelLoader, image: dict[str, Any] | str | None) -> Image.Image:

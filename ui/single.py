@@ -27,7 +27,17 @@ from .report_files import write_report
 from .upload import upload_source
 from .upload_classification import Classification, classify_upload, session_of
 
-__all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "add_api", "build", "classify"]
+__all__ = [
+    "CLASSIFY_CONCURRENCY",
+    "ELEM_ID",
+    "EXAMPLES",
+    "EXAMPLES_DIR",
+    "TITLE",
+    "add_api",
+    "build",
+    "classification_json",
+    "classify",
+]
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
@@ -280,9 +290,22 @@ def classify(
         "image": {"width", "height", "format"}, "notes"}.
     """
     with user_errors("classify"):
-        threshold = check_threshold(threshold)
-        result = classify_upload(loader.wait(), upload_source(image), session_of(request))
-    return result.to_json(threshold)
+        return classification_json(loader, upload_source(image), threshold, session_of(request))
+
+
+def classification_json(
+    loader: ModelLoader, source: str | bytes | None, threshold: float, session: str | None = None
+) -> dict[str, Any]:
+    """The /classify response for an upload's path or bytes: what `classify` and POST /v1/classify (ui.rest) return.
+
+    Results are reused only within `session` (a page's or a gradio_client's); the JSON API passes none, so its
+    callers, who share no session, never see each other's results.
+
+    Raises:
+        ClassifierError: a subclass (a bad threshold, an unreadable image, a model that is not ready).
+    """
+    threshold = check_threshold(threshold)
+    return classify_upload(loader.wait(), source, session).to_json(threshold)
 
 
 def add_api(loader: ModelLoader) -> None:

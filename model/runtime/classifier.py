@@ -148,6 +148,11 @@ class Classifier:
             return self._forward_passes
 
     @property
+    def requests_waiting(self) -> int:
+        """Requests queued for the next forward pass (tests hold a pass until others have queued behind it)."""
+        return 0 if self._zerogpu_key is not None else self._batcher.pending
+
+    @property
     def images_classified(self) -> int:
         """How many images (rows of a batch) the model has scored since it was loaded."""
         with self._counts_lock:

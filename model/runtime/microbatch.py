@@ -100,6 +100,11 @@ class MicroBatcher(Generic[Result]):
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
+    @property
+    def pending(self) -> int:
+        """Requests queued for a forward pass that has not started yet (approximate while they arrive)."""
+        return self._jobs.qsize()
+
     def start(self) -> None:
         """Start the worker (and the helpers) now rather than at the first request."""
         self._ensure_worker()

@@ -15,7 +15,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def _snippet() -> str:
     section = README.read_text(encoding="utf-8").split("## Use it from code", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    return next(block for block in blocks if "from gradio_client" in block)
 
 
 def test_the_readme_snippet_classifies_an_image_and_reads_the_model_info(

@@ -52,12 +52,13 @@ def test_the_floor_counts_the_vit_tiny_flops(results: dict) -> None:
 
 def test_every_pipeline_is_timed_on_every_image_and_scores_agree(results: dict) -> None:
     latency = results["latency_ms"]
-    for pipeline in ("card", "ours", "api", "api_resubmit", "api_default", "api_http", "api_http_resubmit"):
+    pipelines = ("card", "ours", "api", "api_resubmit", "api_default", "api_http", "api_http_resubmit", "api_rest")
+    for pipeline in pipelines:
         assert set(latency[pipeline]) == ROLES
         assert all(stats["median_ms"] > 0 and stats["count"] == 1 for stats in latency[pipeline].values())
     assert latency["bare_forward"]["median_ms"] > 0
     for check in results["score_checks"].values():
-        assert set(check["nsfw_score"]) == {"card", "ours", "api", "api_default", "api_http"}
+        assert set(check["nsfw_score"]) == {"card", "ours", "api", "api_default", "api_http", "api_rest"}
         assert check["largest_difference_vs_card"] <= 1e-4
 
 
@@ -86,7 +87,11 @@ def test_every_target_is_listed_with_its_limit(results: dict) -> None:
     measured = {row["key"]: row for row in results["targets"]}
     assert measured["threshold_model_calls"]["met"] is True
     assert measured["clients_8_vs_engine"]["met"] is None  # the tiny profile runs 1 and 2 clients only
-    assert measured["app_vs_peer"]["value"] > 0 and measured["engine_vs_roofline"]["value"] > 0
+    roofline = measured["engine_vs_roofline"]
+    assert measured["app_vs_peer"]["value"] > 0
+    # A ratio at most 1, or (when an engine beats the floor) no ratio and the report saying the floor is wrong.
+    assert 0 < roofline["value"] <= 1 if roofline["value"] is not None else roofline["note"].startswith("the floor is")
+    assert measured["api_rest_small_vs_ours"]["value"] > 0 and measured["api_rest_camera_vs_card"]["value"] > 0
     assert measured["first_start_s"]["value"] > 0  # the first start of the revision, with the engine's export
 
 
@@ -121,3 +126,31 @@ def test_the_markdown_report_has_the_latency_throughput_and_target_tables(result
     assert "| client | clients | images/s |" in markdown
     assert markdown.count("| threshold change, server ms (median) |") == 1
     assert "Batched forward pass" in markdown
+
+
+def test_the_json_api_is_timed_and_loaded_beside_gradios_api(results: dict) -> None:
+    [level] = results["api"]["throughput_rest"]
+    assert level["client"] == "JSON API (/v1)" and level["clients"] == 2
+    assert level["errors"] == 0 and level["completed"] == level["sent"] > 0
+    assert results["ratios"]["api_http_small_vs_ours"] > 0
+
+
+def test_the_floor_rests_on_the_fastest_gemm_of_every_engine(results: dict) -> None:
+    gemm = results["floor"]["gemm"]
+    peaks = {name: entry["gflops"] for name, entry in gemm["engine_peaks"].items()}
+    assert {"openvino fp32", "onnxruntime fp32"} <= set(peaks)
+    fp32 = {
+        **{name: rate for name, rate in peaks.items() if name.endswith("fp32")},
+        "torch fp32": gemm["torch_peak_gflops"],
+    }
+    assert gemm["peak_gflops"] == max(fp32.values()) and results["floor"]["floor"]["gemm_gflops"] == gemm["peak_gflops"]
+    if "torch bf16" in peaks:  # a CPU with native bf16
+        assert results["floor"]["bf16_floor"]["gemm_gflops"] == gemm["bf16_peak_gflops"] >= peaks["torch bf16"]
+
+
+def test_nudenet_is_measured_or_the_run_says_how_to_install_it(results: dict) -> None:
+    nudenet = results["api"]["nudenet"]
+    if "error" in nudenet:
+        assert "requirements-bench.txt" in nudenet["error"]
+    else:
+        assert nudenet["nudenet"]["images_per_s"] > 0 and nudenet["ours"]["images_per_s"] > 0
