@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import queue
+import re
 import shutil
 import signal
 import sys
@@ -319,16 +320,37 @@ def _watch(feed: _Feed, collected: _Collected, settings: Settings, nodes_at_star
             last_note = now
 
 
+#: One of our own errors as a traceback prints it: its message already says what to do.
+_OUR_ERROR = re.compile(r"^model\.errors\.(\w+): (.+)$", re.MULTILINE)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        cause = getattr(current, "cause", None)
+        current = cause if isinstance(cause, BaseException) else (current.__cause__ or current.__context__)
+    return seen
+
+
 def _one_line(error: BaseException) -> str:
-    """The root cause of a Ray error, in one line (Ray wraps it in tracebacks of its own)."""
-    cause: BaseException = error
-    while getattr(cause, "cause", None) is not None and cause is not cause.cause:  # RayTaskError's original
-        cause = cause.cause
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
+    """The root cause of a Ray error, in one line (Ray wraps it in tracebacks of its own): our own error's message
+    when one of ours is inside, else the last line of the innermost error."""
+    chain = _chain(error)
+    for item in chain:
+        found = _OUR_ERROR.findall(str(item))
+        if found:
+            return found[-1][1].strip()[:600]
+    cause = chain[-1]
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     text = lines[-1] if lines else type(cause).__name__
     return f"{type(cause).__name__}: {text}"[:400]
+
+
+def _actor_failed_to_start(error: BaseException) -> bool:
+    """Whether a model actor died in its constructor (the model could not load): the same on every node."""
+    return any(getattr(item, "actor_init_failed", False) for item in _chain(error))
 
 
 def _node_lost(error: BaseException) -> bool:
@@ -430,6 +452,8 @@ def screen_rows(
                     _watch(_Feed(dataset), collected, settings, len(nodes))
                     break
                 except Exception as error:
+                    if _actor_failed_to_start(error):
+                        raise JobFailedError(f"the actors could not load the model: {_one_line(error)}") from None
                     if isinstance(error, ClassifierError) or not _node_lost(error) or attempt == MAX_PASSES - 1:
                         raise
                     if len(collected.files) == before and attempt:
@@ -446,14 +470,13 @@ def screen_rows(
             raise
         except ClassifierError:
             kept = collected.checkpoint()
-            progress.say(f"stopping; {kept:,} new rows checkpointed. Run it again with --resume to finish.")
+            if kept:
+                progress.say(f"stopping; {kept:,} new rows checkpointed. Run it again with --resume to finish.")
             raise
         except Exception as error:
             kept = collected.checkpoint()
-            raise JobFailedError(
-                f"Ray could not finish the job: {_one_line(error)}. {kept:,} new rows are checkpointed: fix the cause "
-                "and run the same command with --resume to finish."
-            ) from None
+            resume = f" {kept:,} new rows are checkpointed: fix the cause, then --resume." if kept else ""
+            raise JobFailedError(f"Ray could not finish the job: {_one_line(error)}.{resume}") from None
     rows = pa.concat_tables(collected.tables)
     seconds = time.perf_counter() - started
     classified = rows.num_rows - rows.column("nsfw_score").null_count

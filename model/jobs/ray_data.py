@@ -325,7 +325,13 @@ def _connect(ray: Any, address: str, common: Mapping[str, Any]) -> None:
         try:
             thread = threading.Thread(target=init, name="ray-connect", daemon=True)
             thread.start()
-            thread.join(CONNECT_SECONDS)
+            deadline = time.monotonic() + CONNECT_SECONDS
+            said = ""
+            while thread.is_alive() and time.monotonic() < deadline:
+                thread.join(0.5)
+                said = os.pread(captured.fileno(), 1 << 20, 0).decode("utf-8", "replace")
+                if any(marker in said for marker in _REFUSED_TOKEN):
+                    break  # Ray would retry a refused token until its own timeout
         finally:
             os.dup2(saved, 2)
             os.close(saved)
