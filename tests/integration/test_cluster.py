@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from model.errors import ConfigurationError
 from model.evaluation.results import read_results
+from model.jobs.ray_data import Node, plan_actors
 from tests.integration.ray_cluster import cluster, environment, make_images, rows_done, run_cli, run_screen
 
 ONE_CPU = {"num_cpus": 1}
@@ -95,3 +97,19 @@ def test_a_node_lost_mid_run_is_survived_and_every_file_gets_one_row(
     files = read_results(out).column("file").to_pylist()
     assert len(files) == len(set(files)) == 48  # every file once
     assert "Traceback" not in run.stderr
+
+
+def test_plans_leave_the_reads_room_on_one_cpu_two_cpus_and_one_cpu_nodes() -> None:
+    one = plan_actors([Node("a", 1.0)])
+    assert (one.actors, one.cpus) == (1, 0.5)  # half the CPU: 0.25-CPU read tasks still fit beside it
+    two = plan_actors([Node("a", 2.0)])
+    assert (two.actors, two.cpus, two.threads) == (1, 1.0, 2)
+    pair = plan_actors([Node("head", 1.0), Node("worker", 1.0)])
+    assert (pair.actors, pair.cpus, pair.nodes) == (2, 0.5, 2)
+    assert sorted(pair.placement) == ["head", "worker"]  # one actor on each node
+    mixed = plan_actors([Node("big", 8.0), Node("small", 1.0)])
+    assert mixed.actors == 5 and mixed.cpus == 0.5 and mixed.placement[:2] == ("big", "small")
+    with pytest.raises(ConfigurationError, match=r"No node of the Ray cluster can hold a model actor"):
+        plan_actors([Node("tiny", 0.5)])
+    with pytest.raises(ConfigurationError, match=r"--actors 0 is not a number of actors"):
+        plan_actors([Node("a", 2.0)], actors=0)
