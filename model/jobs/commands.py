@@ -400,9 +400,9 @@ def screen_rows(
 ) -> tuple[pa.Table, dict[str, Any]]:
     """Classify every source not already in `previous` on Ray; checkpoint into `parts` as rows arrive.
 
-    A lost node or actor is survived: Ray restarts actors and retries tasks on the nodes left, and the files still
-    missing then run again (up to `MAX_PASSES` runs, each bringing new rows). A job that gets no row for
-    `settings.stall_limit_seconds` checkpoints and stops, naming what Ray waited for.
+    A lost node or actor is survived: Ray stops that run with the actor's error, and the files still missing run
+    again on the nodes alive (up to `MAX_PASSES` runs, each bringing new rows; a file is kept once). A job that
+    gets no row for `settings.stall_limit_seconds` checkpoints and stops, naming what Ray waited for.
 
     Returns the new rows (in `SCHEMA`) and the run's figures (files, classified, seconds, images/s, actors, nodes).
 

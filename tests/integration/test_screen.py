@@ -115,6 +115,8 @@ def test_screen_gives_every_file_one_row_with_the_cli_scores_and_its_error(
     assert truths[f"{photos}/truncated.png"] is None
     assert {row["model_id"] for row in rows.values()} == {standin_dir.name}
     assert "images/s" in progress.getvalue()
+    # The total counts the zips' members, found in their central directories before any is read.
+    assert "screen: 12 files to classify (8 file(s) and 2 archive(s))" in progress.getvalue()
 
 
 def test_resume_classifies_only_the_files_not_yet_in_the_output_or_its_checkpoints(
