@@ -1,5 +1,6 @@
 """`python -m benchmarks.gpu_check`: on a CUDA machine, GPU fidelity (fp32 within 1e-4 of the CPU, fp16/bf16 within
-0.01), images/s at batch 1 to 512 against the CPU's decoding rate, and /classify latency, in one short run; JSON."""
+0.01), images/s at batch 1 to 512 against the CPU's decoding rate, /classify latency, and `python -m model screen` on
+a local Ray with the GPU (the separate decode stage against the fused path), in one short run; JSON."""
 
 from __future__ import annotations
 
@@ -141,7 +142,60 @@ def _api_latency(standin: Path, work: Path) -> dict[str, Any]:
     }
 
 
-def run_checks(model: str | None, work: Path, repeats: int = 10, with_api: bool = True) -> dict[str, Any]:
+#: Images `screen` classifies in the GPU check (640x480 JPEGs), per decode stage.
+SCREEN_IMAGES = 2000
+
+
+def _screen_rates(standin: Path, work: Path, count: int = SCREEN_IMAGES) -> dict[str, Any]:
+    """`python -m model screen` on a local Ray sized to this machine (one GPU actor): images/s with the separate
+    decode stage (CPU tasks -> uint8 pixels -> normalised on the GPU) and with the fused path, wall clock from the
+    process start (Ray's start and the model load included) and as the command measured it."""
+    import os
+    import subprocess
+
+    from testbed.images import encode, noise_photo
+
+    folder = work / "screen-images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        path = folder / f"photo-{index:05d}.jpg"
+        if not path.is_file():
+            path.write_bytes(encode(noise_photo((640, 480), seed=index), "JPEG", quality=90))
+    results: dict[str, Any] = {"images": count}
+    for decode in ("separate", "fused"):
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0", "NSFW_SCREEN_DECODE": decode}
+        command = [
+            sys.executable,
+            "-m",
+            "model",
+            "screen",
+            str(folder),
+            "--out",
+            str(work / f"screen-{decode}.parquet"),
+        ]
+        started = time.perf_counter()
+        run = subprocess.run(
+            [*command, "--model", str(standin)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200
+        )
+        seconds = time.perf_counter() - started
+        if run.returncode != 0:
+            results[decode] = {"error": run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "failed"}
+            continue
+        summary = json.loads(run.stdout.splitlines()[-1])
+        plan = next((line for line in run.stderr.splitlines() if "actor(s) on" in line), "")
+        results[decode] = {
+            "seconds": round(seconds, 2),
+            "images_per_second": round(summary["classified"] / seconds, 1),
+            "images_per_second_inside_the_command": summary["images_per_second"],
+            "actors": summary["actors"],
+            "plan": plan.removeprefix("screen: "),
+        }
+    return results
+
+
+def run_checks(
+    model: str | None, work: Path, repeats: int = 10, with_api: bool = True, with_screen: bool = True
+) -> dict[str, Any]:
     """Every GPU check; raises `GpuUnavailableError` at once on a machine without CUDA."""
     _require_cuda()
     from testbed.standin import build_standin
@@ -165,6 +219,8 @@ def run_checks(model: str | None, work: Path, repeats: int = 10, with_api: bool 
     results["limited_by"] = "CPU decoding" if results["decode_images_per_s"] < best else "the GPU"
     if with_api:
         results["classify_api"] = _api_latency(standin, work)
+    if with_screen:
+        results["screen"] = _screen_rates(standin, work)
     return results
 
 
@@ -173,11 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", help="a Hub id to check instead of the stand-in (needs the Hub or its cache)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     parser.add_argument("--no-api", action="store_true", help="skip the /classify latency (no app started)")
+    parser.add_argument("--no-screen", action="store_true", help="skip `python -m model screen` on a local Ray")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
-            results = run_checks(args.model, Path(work), with_api=not args.no_api)
+            results = run_checks(args.model, Path(work), with_api=not args.no_api, with_screen=not args.no_screen)
     except GpuUnavailableError as error:
         sys.stderr.write(f"error: {error}\n")
         return 2

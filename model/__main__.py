@@ -48,7 +48,12 @@ def _add_ray_options(parser: argparse.ArgumentParser) -> None:
         help=f"NSFW when score >= threshold (default {DEFAULT_THRESHOLD:g})",
     )
     parser.add_argument("--address", help="Ray cluster to run on (default: RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--actors", type=int, help="model copies (default: one per GPU, else one per two CPUs)")
+    parser.add_argument(
+        "--actors",
+        type=int,
+        help="model copies (default: one per GPU, else one per two CPUs of each node, at least one per node); more "
+        "than the nodes hold beside the reads is refused",
+    )
     parser.add_argument("--threads", type=int, help="torch threads per actor (default: CPUs per actor)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
@@ -96,7 +101,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def run_subcommand(command: str, argv: Sequence[str]) -> int:
     """`screen` or `evaluate`: a JSON summary on stdout, progress and errors on stderr."""
-    from .jobs.commands import EvaluateOptions, ScreenOptions, run_evaluate, run_screen
+    from .jobs.commands import EvaluateOptions, ScreenOptions, Terminated, output_path, run_evaluate, run_screen
 
     args = (build_screen_parser() if command == "screen" else build_evaluate_parser()).parse_args(argv)
     _configure_logging(args.verbose)
@@ -132,9 +137,13 @@ def run_subcommand(command: str, argv: Sequence[str]) -> int:
                 settings,
             )
             summary = {key: report[key] for key in ("n", "accuracy", "precision", "recall", "f1", "roc_auc")}
-            summary["out"] = args.out
+            summary["out"] = str(output_path(args.out, settings))
             if args.html:
-                summary["html"] = args.html
+                summary["html"] = str(output_path(args.html, settings, "--html"))
+    except Terminated:
+        finish = "; the rows done are checkpointed: run it again with --resume to finish" if command == "screen" else ""
+        print(f"error: stopped by SIGTERM{finish}.", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130

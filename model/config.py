@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from pathlib import Path
 from .errors import ConfigurationError
 
 __all__ = [
+    "DECODE_STAGES",
     "DEFAULT_MODEL",
     "DEVICE_CHOICES",
     "ENGINES",
@@ -30,6 +32,8 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 #: What NSFW_ENGINE accepts.
 ENGINES = ("auto", "torch", "openvino", "onnxruntime")
+#: What NSFW_SCREEN_DECODE accepts.
+DECODE_STAGES = ("auto", "separate", "fused")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
@@ -113,6 +117,13 @@ class Settings:
         NSFW_ZIP_MAX_RATIO: highest compression ratio accepted for a member over 1 MB (default 100).
         NSFW_QUEUE_SIZE: requests that may wait for the model; more get "queue full, try again" (default 64).
         RAY_ADDRESS: the Ray cluster `python -m model screen` and `evaluate` use (default: a local Ray).
+        NSFW_SCREEN_STALL_WARN: seconds without a new row after which `screen` says what it waits for (default 120).
+        NSFW_SCREEN_STALL_LIMIT: seconds without a new row after which `screen` checkpoints and stops, naming what it
+            waited for (default 600).
+        NSFW_SCREEN_DECODE: where `screen` decodes files: auto (default: in separate CPU tasks when the cluster has
+            GPUs, in the model's actors otherwise), separate or fused.
+        RAY_JOB_CONFIG_JSON_ENV_VAR: set by Ray in a `ray job submit` entrypoint; read to name the job (a relative
+            `--out` is refused there: Ray deletes the job's working directory).
     """
 
     model: ModelSource = ModelSource(repo_id=DEFAULT_MODEL)
@@ -137,6 +148,11 @@ class Settings:
     device: str = "auto"
     precision: str = "fp32"
     engine: str = "auto"
+    stall_warn_seconds: float = 120.0
+    stall_limit_seconds: float = 600.0
+    decode_stage: str = "auto"
+    #: The submission id when this process is a Ray job's entrypoint (`ray job submit`), else None.
+    ray_job: str | None = None
 
 
 def parse_model_source(value: str) -> ModelSource:
@@ -237,4 +253,21 @@ def load_settings(
         device=check_device_name(device_name, "--device" if device else "NSFW_DEVICE"),
         precision=_read_choice(environ, "NSFW_PRECISION", Settings.precision, PRECISIONS),
         engine=_read_choice(environ, "NSFW_ENGINE", Settings.engine, ENGINES),
+        stall_warn_seconds=_read_float(environ, "NSFW_SCREEN_STALL_WARN", Settings.stall_warn_seconds),
+        stall_limit_seconds=_read_float(environ, "NSFW_SCREEN_STALL_LIMIT", Settings.stall_limit_seconds),
+        decode_stage=_read_choice(environ, "NSFW_SCREEN_DECODE", Settings.decode_stage, DECODE_STAGES),
+        ray_job=_ray_job(environ),
     )
+
+
+def _ray_job(environ: Mapping[str, str]) -> str | None:
+    """The submission id of the Ray job this process runs as (Ray sets RAY_JOB_CONFIG_JSON_ENV_VAR for a
+    `ray job submit` entrypoint), or None outside a job."""
+    raw = environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR", "").strip()
+    if not raw:
+        return None
+    try:
+        metadata = json.loads(raw).get("metadata") or {}
+    except (json.JSONDecodeError, AttributeError):
+        metadata = {}
+    return str(metadata.get("job_submission_id") or "a Ray job")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -17,7 +18,7 @@ from ..errors import SourceError
 from .archives import IGNORED_NAMES, folder_label, is_zip
 from .manifest import MANIFEST_SUFFIXES, read_manifest
 
-__all__ = ["MANIFEST_SUFFIXES", "Refused", "Sources", "collect_sources", "is_uri", "normalize"]
+__all__ = ["MANIFEST_SUFFIXES", "Refused", "Sources", "collect_sources", "count_members", "is_uri", "normalize"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,30 @@ class Sources:
     archives: list[str] = field(default_factory=list)
     truths: dict[str, int] = field(default_factory=dict)
     refused: list[Refused] = field(default_factory=list)
+    #: Each archive's members, as its central directory lists them (`count_members`): the rows it will give.
+    members: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        """Files known before reading (zip members are counted once the archives are opened)."""
-        return len(self.files) + len(self.refused)
+        """Rows the sources will give: files, refused files and the members of every archive."""
+        return len(self.files) + len(self.refused) + sum(self.members.get(archive, 1) for archive in self.archives)
+
+
+def count_members(path: str) -> int:
+    """The files a zip lists (folders, `__MACOSX/` and system files left out, as the archive reader does), read
+    from its central directory only; 1 for an archive that cannot be listed (it gives one error row)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [info.filename for info in archive.infolist() if not info.is_dir()]
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return 1
+    counted = 0
+    for name in names:
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if not parts or parts[0] == "__MACOSX" or parts[-1] in IGNORED_NAMES or parts[-1].startswith("._"):
+            continue
+        counted += 1
+    return max(counted, 1)
 
 
 def is_uri(text: str) -> bool:
@@ -101,6 +121,7 @@ class _Collector:
             )
         elif is_zip(name):
             self.sources.archives.append(name)
+            self.sources.members[name] = count_members(name)
         else:
             self.sources.files.append(name)
 

@@ -115,6 +115,8 @@ def test_screen_gives_every_file_one_row_with_the_cli_scores_and_its_error(
     assert truths[f"{photos}/truncated.png"] is None
     assert {row["model_id"] for row in rows.values()} == {standin_dir.name}
     assert "images/s" in progress.getvalue()
+    # The total counts the zips' members, found in their central directories before any is read.
+    assert "screen: 12 files to classify (8 file(s) and 2 archive(s))" in progress.getvalue()
 
 
 def test_resume_classifies_only_the_files_not_yet_in_the_output_or_its_checkpoints(
@@ -206,6 +208,10 @@ def test_a_folder_uri_is_listed_like_a_local_folder_with_labels_and_uri_names(st
 def test_actors_take_a_gpu_each_when_there_are_gpus_and_never_every_cpu() -> None:
     assert plan_actors({"CPU": 2.0}) == Plan(actors=1, cpus=1, gpus=0, threads=2)  # a read task keeps a CPU
     assert plan_actors({"CPU": 16.0}).actors * plan_actors({"CPU": 16.0}).cpus < 16
-    assert plan_actors({"CPU": 32.0, "GPU": 4.0}) == Plan(actors=4, cpus=1, gpus=1, threads=4)
-    one_cpu = plan_actors({"CPU": 1.0}, actors=3)
-    assert one_cpu.actors == 1 and one_cpu.cpus < 1  # one actor, whatever was asked, on part of the CPU
+    assert plan_actors({"CPU": 32.0, "GPU": 4.0}) == Plan(
+        actors=4, cpus=1, gpus=1, threads=4, separate_decode=True, nodes=1
+    )
+    one_cpu = plan_actors({"CPU": 1.0})
+    assert one_cpu.actors == 1 and one_cpu.cpus < 1  # one actor on part of the CPU, beside the reads
+    with pytest.raises(ConfigurationError, match=r"--actors 3 does not fit: 1 node\(s\) with 1 CPU"):
+        plan_actors({"CPU": 1.0}, actors=3)
