@@ -11,6 +11,8 @@ __all__ = [
     "ArchiveTooLargeError",
     "CacheNotWritableError",
     "ClassifierError",
+    "ClusterAuthError",
+    "ClusterUnreachableError",
     "ConfigurationError",
     "CorruptArchiveError",
     "CorruptImageError",
@@ -26,6 +28,9 @@ __all__ = [
     "ImageTooLargeError",
     "IncompatibleModelError",
     "InvalidImageError",
+    "JobError",
+    "JobFailedError",
+    "JobStalledError",
     "ManifestError",
     "MissingLabelsError",
     "ModelAccessError",
@@ -185,3 +190,23 @@ class ResultsFileTooLargeError(ResultsFileError):
 
 class SourceError(ClassifierError, ValueError):
     """A source given to `screen` or `evaluate` does not exist, or holds nothing to classify."""
+
+
+class JobError(ClassifierError, RuntimeError):
+    """A `screen` or `evaluate` job on Ray could not start or finish; subclasses say why."""
+
+
+class ClusterUnreachableError(JobError, ConnectionError):
+    """No Ray cluster answers at the address given."""
+
+
+class ClusterAuthError(JobError, PermissionError):
+    """The Ray cluster refused our authentication token (or asked for one we did not send)."""
+
+
+class JobStalledError(JobError, TimeoutError):
+    """No new row arrived for `NSFW_SCREEN_STALL_LIMIT` seconds; the job checkpointed its rows and stopped."""
+
+
+class JobFailedError(JobError):
+    """Ray could not finish the job (after the retries on the nodes left); the rows done are checkpointed."""

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import Settings
-from ..errors import ClassifierError, ConfigurationError
+from ..errors import ClassifierError, ConfigurationError, JobFailedError, JobStalledError
 from ..evaluation.chain import evaluate_scores
 from ..evaluation.html_report import evaluation_html
 from ..evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
@@ -92,14 +92,6 @@ class EvaluateOptions:
     address: str | None = None
     actors: int | None = None
     threads: int | None = None
-
-
-class JobStalledError(ClassifierError, TimeoutError):
-    """No new row arrived for `NSFW_SCREEN_STALL_LIMIT` seconds; the job checkpointed its rows and stopped."""
-
-
-class JobFailedError(ClassifierError, RuntimeError):
-    """Ray could not finish the job (after the retries on the nodes left); the rows done are checkpointed."""
 
 
 class Terminated(KeyboardInterrupt):

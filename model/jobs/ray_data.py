@@ -23,7 +23,14 @@ from typing import Any
 import pyarrow as pa
 
 from ..config import Settings, available_cores
-from ..errors import ClassifierError, ConfigurationError, InvalidImageError, log_file_failure
+from ..errors import (
+    ClassifierError,
+    ClusterAuthError,
+    ClusterUnreachableError,
+    ConfigurationError,
+    InvalidImageError,
+    log_file_failure,
+)
 from ..evaluation.reports import ModelRecord
 from ..evaluation.results import rows_table
 from ..inputs.archives import ArchiveLimits, folder_label, open_uploads
@@ -82,14 +89,6 @@ Recipe = tuple[tuple[str, Any], ...]
 CONNECT_SECONDS = 30.0
 #: The column in which actors say which node they ran on (read by the driver, not written to the results).
 NODE_COLUMN = "_node"
-
-
-class ClusterUnreachableError(ClassifierError, ConnectionError):
-    """No Ray cluster answers at the address given."""
-
-
-class ClusterAuthError(ClassifierError, PermissionError):
-    """The Ray cluster refused our authentication token (or asked for one we did not send)."""
 
 
 @dataclass(frozen=True)
