@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import statistics
 import sys
@@ -23,6 +22,8 @@ from model.config import available_cores
 from model.runtime.devices import autocast, cpu_has_native_bf16
 from model.runtime.engines import _openvino_runner, build_engine, export_folder
 from testbed.server import ROOT
+
+from .output import configure_logging, save_results
 
 __all__ = ["WIN_MARGIN", "compare_engines", "main"]
 
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="images per batched call (default 8)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     from testbed.standin import build_standin
 
     threads = available_cores()
@@ -141,9 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.batch, *classifier.data_config["input_size"], generator=torch.Generator().manual_seed(0)
         )
         results = compare_engines(classifier, batch, args.rounds, threads)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(format_table(results) + f"\n\nResults: {args.out}\n")
+    save_results(results, args.out, format_table(results))
     return 0
 
 

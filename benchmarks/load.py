@@ -9,7 +9,6 @@ import concurrent.futures
 import contextlib
 import datetime
 import itertools
-import json
 import logging
 import os
 import re
@@ -38,6 +37,8 @@ from testbed.images import encode, large_jpeg, noise_photo
 from testbed.server import ROOT, AppServer
 from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 from testbed.zips import build_zip
+
+from .output import configure_logging, save_results
 
 __all__ = ["FULL", "SHORT", "LoadPlan", "main", "run_load"]
 
@@ -656,16 +657,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Stopped with SIGTERM, still stop the app (AppServer's context manager) on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "gradio_client", "timm", "model", "tests"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(quiet=("httpx", "gradio_client", "timm", "model", "tests"))
     plan = SHORT if args.short else FULL
     if args.soak_minutes is not None:
         plan = replace(plan, soak_minutes=args.soak_minutes)
     results = run_load(plan, args.work.resolve())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(format_summary(results) + f"\n\nResults: {args.out}\n")
+    save_results(results, args.out, format_summary(results))
     return 0
 
 

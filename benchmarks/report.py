@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,11 @@ def _cell(value: float | None, digits: int = 1, suffix: str = "") -> str:
     return "-" if value is None else f"{value:.{digits}f}{suffix}"
 
 
+def _text_header(header: str) -> list[str]:
+    """A plain-text table's header after a blank line, ruled off below."""
+    return ["", header, "-" * len(header)]
+
+
 def format_table(results: dict[str, Any]) -> str:
     """The human-readable summary printed at the end of a run."""
     lines: list[str] = []
@@ -256,13 +261,10 @@ def format_table(results: dict[str, Any]) -> str:
     lines += _floor_lines(results)
     latency = results["latency_ms"]
     ratio = results["ratios"]
-    lines.append("")
-    header = (
+    lines += _text_header(
         f"{'median ms':<15}{'card':>8}{'ours':>8}{'client':>8}{'default':>9}{'HTTP':>8}{'again':>8}"
         f"{'ours/card':>11}{'client/card':>13}{'HTTP/card':>11}{'HTTP/floor':>12}"
     )
-    lines.append(header)
-    lines.append("-" * len(header))
 
     def median(pipeline: str, role: str) -> float | None:
         return latency.get(pipeline, {}).get(role, {}).get("median_ms")
@@ -300,13 +302,10 @@ def format_table(results: dict[str, Any]) -> str:
         )
     api = results.get("api", {})
     if api.get("throughput"):
-        lines.append("")
-        header = (
+        lines += _text_header(
             f"{'client':<15}{'clients':>8}{'images/s':>10}{'/floor':>8}{'errors':>8}{'p50 ms':>9}{'max queue':>11}"
             f"{'peak MB':>9}{'app CPU ms/img':>16}{'client CPU ms/img':>19}"
         )
-        lines.append(header)
-        lines.append("-" * len(header))
         for level in _levels(results):
             p50 = level["latency_ms"]["median_ms"] if level["latency_ms"] else None
             lines.append(
@@ -360,6 +359,29 @@ def _row(*cells: object) -> str:
 
 def _markdown_table(header: list[str], rows: list[list[object]]) -> list[str]:
     return [_row(*header), _row(*(["---"] * len(header))), *(_row(*row) for row in rows)]
+
+
+def _throughput_table(
+    results: dict[str, Any], latency_header: str, latency: Callable[[dict[str, Any] | None], str]
+) -> list[str]:
+    """Every throughput level as a Markdown table; `latency` renders a level's latency stats (None: not timed)."""
+    rows = [
+        [
+            level["client"],
+            level["clients"],
+            _cell(level["images_per_s"], 2),
+            _cell(level["vs_floor"], 2),
+            level["errors"],
+            latency(level["latency_ms"]),
+            level["max_queue_size"],
+            _cell(level["peak_rss_mb"], 0),
+            _cell(level["app_cpu_ms_per_image"]),
+            _cell(level["client_cpu_ms_per_image"]),
+        ]
+        for level in _levels(results)
+    ]
+    header = ["client", "clients", "images/s", "vs floor", "errors", latency_header, "largest queue", "peak RSS MB"]
+    return _markdown_table([*header, "app CPU ms/image", "client CPU ms/image"], rows)
 
 
 def _experiment_tables(experiments: dict[str, Any]) -> list[str]:
@@ -471,38 +493,10 @@ def format_markdown(results: dict[str, Any]) -> str:
         ],
         rows,
     )
-    api = results.get("api", {})
-    if api.get("throughput"):
-        rows = [
-            [
-                level["client"],
-                level["clients"],
-                _cell(level["images_per_s"], 2),
-                _cell(level["vs_floor"], 2),
-                level["errors"],
-                _cell(level["latency_ms"]["median_ms"] if level["latency_ms"] else None),
-                level["max_queue_size"],
-                _cell(level["peak_rss_mb"], 0),
-                _cell(level["app_cpu_ms_per_image"]),
-                _cell(level["client_cpu_ms_per_image"]),
-            ]
-            for level in _levels(results)
-        ]
+    if results.get("api", {}).get("throughput"):
         lines += ["", "Concurrent API clients, each sending distinct 600x400 JPEGs back to back:", ""]
-        lines += _markdown_table(
-            [
-                "client",
-                "clients",
-                "images/s",
-                "vs floor",
-                "errors",
-                "median latency ms",
-                "largest queue",
-                "peak RSS MB",
-                "app CPU ms/image",
-                "client CPU ms/image",
-            ],
-            rows,
+        lines += _throughput_table(
+            results, "median latency ms", lambda stats: _cell(stats["median_ms"] if stats else None)
         )
     rows = [
         [
@@ -637,37 +631,8 @@ def format_reference(results: dict[str, Any]) -> str:
     rows.append(["bare forward pass, batch 1", _timed(latency["bare_forward"]), *([""] * (len(roles) - 1))])
     lines += _markdown_table(["ms per image", *(results["images"][role]["label"] for role in roles)], rows)
     if api.get("throughput"):
-        rows = [
-            [
-                level["client"],
-                level["clients"],
-                _cell(level["images_per_s"], 2),
-                _cell(level["vs_floor"], 2),
-                level["errors"],
-                _timed(level["latency_ms"], 0),
-                level["max_queue_size"],
-                _cell(level["peak_rss_mb"], 0),
-                _cell(level["app_cpu_ms_per_image"]),
-                _cell(level["client_cpu_ms_per_image"]),
-            ]
-            for level in _levels(results)
-        ]
         lines += ["", "Concurrent clients, each sending distinct 600x400 JPEGs back to back:", ""]
-        lines += _markdown_table(
-            [
-                "client",
-                "clients",
-                "images/s",
-                "vs floor",
-                "errors",
-                "latency ms",
-                "largest queue",
-                "peak RSS MB",
-                "app CPU ms/image",
-                "client CPU ms/image",
-            ],
-            rows,
-        )
+        lines += _throughput_table(results, "latency ms", lambda stats: _timed(stats, 0))
     engines = results.get("engines")
     if engines:
         rows = [

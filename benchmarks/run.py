@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import logging
 import os
 import platform
@@ -28,6 +27,7 @@ from . import api, floor, report
 from .engines import compare_engines
 from .experiments import run_experiments
 from .nudenet_peer import compare_with_nudenet
+from .output import configure_logging, save_results
 from .peer import compare_with_peer
 from .pipelines import CardPipeline, OurPipeline
 from .timing import summarise
@@ -340,15 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Stopped with SIGTERM (or SIGINT where a background shell ignores it), still stop the app processes started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "timm", "model", "gradio_client"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(quiet=("httpx", "timm", "model", "gradio_client"))
     results = run_benchmark(
         PROFILES[args.profile], args.work.resolve(), with_api=not args.no_api, with_experiments=args.experiments
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(report.format_table(results) + f"\n\nResults: {args.out}\n")
+    save_results(results, args.out, report.format_table(results))
     return 0
 
 

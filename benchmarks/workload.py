@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -77,70 +77,67 @@ class Profile:
     )
 
 
-PROFILES: dict[str, Profile] = {
-    "full": Profile(
-        name="full",
-        warmup=2,
-        repeats=7,
-        camera_megapixels=12.0,
-        large_megapixels=24.0,
-        gemm_sizes=(256, 512, 1024, 2048),
-        gemm_repeats=7,
-        gemm_sample_flops=4e8,
-        clients=(1, 4, 8, 16),
-        gradio_client_levels=(8,),
-        min_requests=16,
-        rounds_per_client=4,
-        level_seconds=120.0,
-        cold_starts=3,
-        threshold_changes=30,
-        batch_sizes=(1, 2, 4, 8, 16),
-    ),
-    "quick": Profile(
-        name="quick",
-        warmup=1,
-        repeats=3,
-        camera_megapixels=12.0,
-        large_megapixels=24.0,
-        gemm_sizes=(512, 1024, 2048),
-        gemm_repeats=4,
-        gemm_sample_flops=2e8,
-        clients=(1, 4, 8, 16),
-        gradio_client_levels=(8,),
-        min_requests=8,
-        rounds_per_client=2,
-        level_seconds=45.0,
-        cold_starts=1,
-        threshold_changes=10,
-        batch_sizes=(1, 4, 8),
-        peer_rounds=2,
-        peer_images_per_round=16,
-    ),
-    # A smoke test of every section (tests/benchmarks): the numbers mean nothing.
-    "tiny": Profile(
-        name="tiny",
-        warmup=0,
-        repeats=1,
-        camera_megapixels=0.5,
-        large_megapixels=1.0,
-        gemm_sizes=(256,),
-        gemm_repeats=2,
-        gemm_sample_flops=2e7,
-        clients=(1, 2),
-        gradio_client_levels=(1,),
-        min_requests=2,
-        rounds_per_client=1,
-        level_seconds=30.0,
-        cold_starts=1,
-        threshold_changes=2,
-        batch_sizes=(1, 2),
-        try_compile=False,
-        app_configurations=("one request at a time",),
-        configuration_rounds=1,
-        peer_rounds=1,
-        peer_images_per_round=4,
-    ),
-}
+FULL = Profile(
+    name="full",
+    warmup=2,
+    repeats=7,
+    camera_megapixels=12.0,
+    large_megapixels=24.0,
+    gemm_sizes=(256, 512, 1024, 2048),
+    gemm_repeats=7,
+    gemm_sample_flops=4e8,
+    clients=(1, 4, 8, 16),
+    gradio_client_levels=(8,),
+    min_requests=16,
+    rounds_per_client=4,
+    level_seconds=120.0,
+    cold_starts=3,
+    threshold_changes=30,
+    batch_sizes=(1, 2, 4, 8, 16),
+)
+#: The full run with fewer repetitions and shorter levels: the same sections and image sizes.
+QUICK = replace(
+    FULL,
+    name="quick",
+    warmup=1,
+    repeats=3,
+    gemm_sizes=(512, 1024, 2048),
+    gemm_repeats=4,
+    gemm_sample_flops=2e8,
+    min_requests=8,
+    rounds_per_client=2,
+    level_seconds=45.0,
+    cold_starts=1,
+    threshold_changes=10,
+    batch_sizes=(1, 4, 8),
+    peer_rounds=2,
+    peer_images_per_round=16,
+)
+#: A smoke test of every section (tests/benchmarks): the numbers mean nothing.
+TINY = replace(
+    QUICK,
+    name="tiny",
+    warmup=0,
+    repeats=1,
+    camera_megapixels=0.5,
+    large_megapixels=1.0,
+    gemm_sizes=(256,),
+    gemm_repeats=2,
+    gemm_sample_flops=2e7,
+    clients=(1, 2),
+    gradio_client_levels=(1,),
+    min_requests=2,
+    rounds_per_client=1,
+    level_seconds=30.0,
+    threshold_changes=2,
+    batch_sizes=(1, 2),
+    try_compile=False,
+    app_configurations=("one request at a time",),
+    configuration_rounds=1,
+    peer_rounds=1,
+    peer_images_per_round=4,
+)
+PROFILES: dict[str, Profile] = {profile.name: profile for profile in (FULL, QUICK, TINY)}
 
 
 @dataclass(frozen=True)

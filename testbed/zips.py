@@ -15,6 +15,7 @@ __all__ = [
     "central_offsets",
     "labelled_zip",
     "patch_central",
+    "patch_first_member",
     "patch_local",
     "set_entry_count",
     "symlink_zip",
@@ -92,6 +93,12 @@ def patch_local(data: bytes, header_offset: int, field: str, value: int) -> byte
     """Overwrite one field of the local header at `header_offset` (flags, method, compressed, size)."""
     offset, fmt = {"flags": (6, "<H"), "method": (8, "<H"), "compressed": (18, "<L"), "size": (22, "<L")}[field]
     return _patch(data, header_offset + offset, fmt, value)
+
+
+def patch_first_member(data: bytes, field: str, value: int) -> bytes:
+    """Overwrite one field of the first member in its central-directory entry and its local header alike (flags,
+    method, compressed, size), so that the two records agree, as they do when an archiver lies."""
+    return patch_local(patch_central(data, 0, field, value), 0, field, value)
 
 
 def set_entry_count(data: bytes, count: int) -> bytes:

@@ -223,33 +223,56 @@ def _figure(key: str, title: str, description: str, drawing: str, legend: Sequen
     )
 
 
+def _curve_chart(
+    key: str,
+    title: str,
+    description: str,
+    axes: tuple[str, str],
+    curve: tuple[np.ndarray, np.ndarray],
+    chance: str,
+    chosen: tuple[float, float],
+) -> str:
+    """A curve over every threshold with a guessing line and a dot at the chosen threshold's (x, y)."""
+    marker = f'<circle class="marker" cx="{_x(chosen[0]):.1f}" cy="{_y(chosen[1]):.1f}" r="5"/>'
+    drawing = _axes(*axes) + chance + _path(*curve, "series-1") + marker
+    return _figure(key, title, description, drawing)
+
+
 def _precision_recall_chart(curves: Curves, evaluation: Evaluation) -> str:
     precision, recall = _thin(curves.pr_precision, curves.pr_recall)
-    marker = f'<circle class="marker" cx="{_x(evaluation.recall):.1f}" cy="{_y(evaluation.precision):.1f}" r="5"/>'
     baseline = evaluation.n_nsfw / evaluation.n
-    chance = f'<line class="chance" x1="{_x(0)}" y1="{_y(baseline):.1f}" x2="{_x(1)}" y2="{_y(baseline):.1f}"/>'
     description = (
         f"Precision against recall over every threshold; average precision {evaluation.average_precision:.3f}. "
         f"The dot is the chosen threshold {evaluation.threshold:.3f}: recall {evaluation.recall:.3f}, precision "
         f"{evaluation.precision:.3f}. The dashed line is a model that guesses ({baseline:.3f}, the NSFW share)."
     )
-    drawing = _axes("Recall", "Precision") + chance + _path(recall, precision, "series-1") + marker
-    return _figure("chart-pr", "Precision-recall curve", description, drawing)
+    return _curve_chart(
+        "chart-pr",
+        "Precision-recall curve",
+        description,
+        ("Recall", "Precision"),
+        (recall, precision),
+        f'<line class="chance" x1="{_x(0)}" y1="{_y(baseline):.1f}" x2="{_x(1)}" y2="{_y(baseline):.1f}"/>',
+        (evaluation.recall, evaluation.precision),
+    )
 
 
 def _roc_chart(curves: Curves, evaluation: Evaluation) -> str:
     fpr, tpr = _thin(curves.roc_fpr, curves.roc_tpr)
-    marker = (
-        f'<circle class="marker" cx="{_x(evaluation.false_positive_rate):.1f}" cy="{_y(evaluation.recall):.1f}" r="5"/>'
-    )
-    chance = f'<line class="chance" x1="{_x(0)}" y1="{_y(0)}" x2="{_x(1)}" y2="{_y(1)}"/>'
     description = (
         f"True-positive rate (recall) against false-positive rate over every threshold; ROC AUC "
         f"{evaluation.roc_auc:.3f}. The dot is the chosen threshold {evaluation.threshold:.3f}: false-positive rate "
         f"{evaluation.false_positive_rate:.3f}, recall {evaluation.recall:.3f}. The dashed diagonal is guessing."
     )
-    drawing = _axes("False-positive rate", "True-positive rate") + chance + _path(fpr, tpr, "series-1") + marker
-    return _figure("chart-roc", "ROC curve", description, drawing)
+    return _curve_chart(
+        "chart-roc",
+        "ROC curve",
+        description,
+        ("False-positive rate", "True-positive rate"),
+        (fpr, tpr),
+        f'<line class="chance" x1="{_x(0)}" y1="{_y(0)}" x2="{_x(1)}" y2="{_y(1)}"/>',
+        (evaluation.false_positive_rate, evaluation.recall),
+    )
 
 
 def _by_threshold_chart(curves: Curves, evaluation: Evaluation) -> str:

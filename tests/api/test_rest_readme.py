@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -13,20 +12,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from testbed.browser import launch_chromium
 from testbed.images import EXAMPLES
 from testbed.server import AppServer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DOCUMENTED_URL = "http://127.0.0.1:7860"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _block(language: str, marker: str) -> str:
@@ -72,12 +63,10 @@ def test_the_readme_httpx_snippet_prints_the_label_and_score(
 
 
 def test_the_readme_fetch_snippet_classifies_a_blob_in_chromium_on_the_apps_page(app: AppServer) -> None:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (make test does) or set CHROMIUM to its path.")
     snippet = _block("js", "fetch(")
     photo = base64.b64encode((EXAMPLES / "rocket.jpg").read_bytes()).decode()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.goto(app.url)

@@ -30,7 +30,14 @@ from testbed.zips import build_zip, tiny_png
 from tests.browser.conftest import LAPTOP, PHONE, open_tab, set_threshold, upload
 from tests.browser.test_accessibility import blocking_violations
 
-SCHEMES = ("light", "dark")
+#: When the cards below say they were made.
+CREATED = "2026-01-02T03:04:05+00:00"
+
+
+@pytest.fixture(params=("light", "dark"))
+def scheme(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs in the light and the dark colour scheme."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +101,6 @@ def shown(page: Page, selector: str) -> str:
     return page.locator(selector).inner_text().strip()
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
 def test_the_evaluation_report_opens_offline_with_the_jsons_figures_and_passes_axe(
     browser: Browser, evaluation_page: Path, evaluated: EvaluatedSet, scheme: str
 ) -> None:
@@ -149,7 +155,6 @@ def smoothness(data_uri: str) -> float:
     return float(np.abs(np.diff(np.asarray(image, dtype=np.float64), axis=1)).mean())
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_single_image_card_opens_offline_with_the_results_figures_and_a_blurred_nsfw_image(
     browser: Browser, tmp_path: Path, scheme: str
 ) -> None:
@@ -162,10 +167,8 @@ def test_a_single_image_card_opens_offline_with_the_results_figures_and_a_blurre
         "image": {"width": 640, "height": 480, "format": "JPEG"},
     }
     blurred_card, shown_card = tmp_path / "blurred.html", tmp_path / "shown.html"
-    blurred_card.write_text(
-        classification_card(response, _photo(), show_image=False, created="2026-01-02T03:04:05+00:00")
-    )
-    shown_card.write_text(classification_card(response, _photo(), show_image=True, created="2026-01-02T03:04:05+00:00"))
+    blurred_card.write_text(classification_card(response, _photo(), show_image=False, created=CREATED))
+    shown_card.write_text(classification_card(response, _photo(), show_image=True, created=CREATED))
     images = {}
     for path in (blurred_card, shown_card):
         for page in open_offline(browser, path, scheme, PHONE):
@@ -174,13 +177,12 @@ def test_a_single_image_card_opens_offline_with_the_results_figures_and_a_blurre
             assert shown(page, "[data-figure=threshold]") == "0.42"
             assert shown(page, "[data-probability=SFW]") == "0.123"
             assert shown(page, "[data-figure=revision]") == "0123456789ab"
-            assert shown(page, "[data-figure=created]") == "2026-01-02T03:04:05+00:00"
+            assert shown(page, "[data-figure=created]") == CREATED
             images[path.stem] = page.locator("img.preview").get_attribute("src")
             assert blocking_violations(page) == []
     assert smoothness(images["blurred"]) < smoothness(images["shown"]) / 3
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_moderation_card_opens_offline_with_the_decision_and_the_band(
     browser: Browser, tmp_path: Path, scheme: str
 ) -> None:
@@ -196,7 +198,7 @@ def test_a_moderation_card_opens_offline_with_the_decision_and_the_band(
     }
     path = tmp_path / "moderation.html"
     model = ModelRecord("Marqo/nsfw-image-detection-384", None)
-    path.write_text(moderation_card(response, _photo(), model, show_image=False, created="2026-01-02T03:04:05+00:00"))
+    path.write_text(moderation_card(response, _photo(), model, show_image=False, created=CREATED))
     for page in open_offline(browser, path, scheme):
         assert shown(page, "[data-figure=decision]") == "REVIEW"
         assert (shown(page, "[data-figure=allow_below]"), shown(page, "[data-figure=block_above]")) == ("0.30", "0.70")

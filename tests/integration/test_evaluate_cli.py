@@ -37,6 +37,18 @@ REPORT_KEYS = {
 }
 
 
+def evaluate_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m model evaluate ARGS` with a model that does not exist: a results file is all evaluate needs."""
+    return subprocess.run(
+        [sys.executable, "-m", "model", "evaluate", *args],
+        cwd=ROOT,
+        env={**os.environ, "NSFW_MODEL": str(tmp_path / "no-model-here")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_evaluate_on_labelled_images_gives_the_evaluate_tabs_numbers(
     local_ray: None, settings: Settings, classifier: Classifier, tmp_path: Path
 ) -> None:
@@ -74,15 +86,7 @@ def test_evaluate_reads_a_results_file_without_loading_the_model(tmp_path: Path)
         "n1.jpg,nsfw,0.91,\nn2.jpg,NSFW,0.35,\ns1.jpg,sfw,0.40,\ns2.jpg,0,0.05,\nbad.jpg,sfw,,empty file\n"
     )
     out = tmp_path / "report.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "model", "evaluate", str(scores), "--out", str(out), "--threshold", "0.3"],
-        cwd=ROOT,
-        # A model that does not exist: the scores are all evaluate needs.
-        env={**os.environ, "NSFW_MODEL": str(tmp_path / "no-model-here")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = evaluate_cli(tmp_path, str(scores), "--out", str(out), "--threshold", "0.3")
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     expected = evaluate([1, 1, 0, 0], [0.91, 0.35, 0.40, 0.05], 0.3).to_dict()
@@ -96,13 +100,7 @@ def test_evaluate_reads_a_results_file_without_loading_the_model(tmp_path: Path)
 def test_evaluate_says_what_a_results_file_lacks(tmp_path: Path) -> None:
     scores = tmp_path / "scores.csv"
     scores.write_text("file,label,nsfw_score\na.jpg,sfw,0.2\nb.jpg,sfw,0.3\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "model", "evaluate", str(scores), "--out", str(tmp_path / "r.json")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = evaluate_cli(tmp_path, str(scores), "--out", str(tmp_path / "r.json"))
     assert result.returncode == 1
     assert "both classes" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r.json").exists()
@@ -115,14 +113,7 @@ def test_evaluate_html_writes_one_self_contained_page_with_the_reports_numbers(t
         "<b>s3</b>.jpg,sfw,0.72\n"
     )
     out, page = tmp_path / "report.json", tmp_path / "out" / "report.html"
-    result = subprocess.run(
-        [sys.executable, "-m", "model", "evaluate", str(scores), "--out", str(out), "--html", str(page)],
-        cwd=ROOT,
-        env={**os.environ, "NSFW_MODEL": str(tmp_path / "no-model-here")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = evaluate_cli(tmp_path, str(scores), "--out", str(out), "--html", str(page))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["html"] == str(page)
     report, text = json.loads(out.read_text()), page.read_text(encoding="utf-8")

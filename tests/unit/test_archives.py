@@ -24,7 +24,7 @@ from testbed.zips import (
     build_zip,
     labelled_zip,
     patch_central,
-    patch_local,
+    patch_first_member,
     set_entry_count,
     symlink_zip,
     tiny_png,
@@ -104,9 +104,7 @@ def test_a_symlink_member_is_never_followed(tmp_path: Path) -> None:
 
 
 def test_an_encrypted_member_is_skipped_without_asking_for_a_password(tmp_path: Path) -> None:
-    data = build_zip({"secret.png": tiny_png(1), "open.png": tiny_png(2)})
-    data = patch_central(data, 0, "flags", 0x1)
-    data = patch_local(data, 0, "flags", 0x1)
+    data = patch_first_member(build_zip({"secret.png": tiny_png(1), "open.png": tiny_png(2)}), "flags", 0x1)
     read, skipped = read_all(write(tmp_path, data))
     assert list(read) == ["open.png"]
     assert reasons(skipped)["secret.png"].startswith("encrypted (password-protected)")
@@ -152,9 +150,7 @@ def test_small_members_are_not_ratio_checked(tmp_path: Path) -> None:
 
 def test_a_member_whose_header_understates_its_size_is_caught_while_reading(tmp_path: Path) -> None:
     # 8 MB of zeros declared as 1,000 bytes: every declared check passes; the real data must stop it.
-    data = build_zip({"liar.png": bytes(8 * RATIO_FLOOR_BYTES), "ok.png": tiny_png()})
-    data = patch_central(data, 0, "size", 1000)
-    data = patch_local(data, 0, "size", 1000)
+    data = patch_first_member(build_zip({"liar.png": bytes(8 * RATIO_FLOOR_BYTES), "ok.png": tiny_png()}), "size", 1000)
     read, skipped = read_all(write(tmp_path, data))
     assert list(read) == ["ok.png"]
     assert reasons(skipped)["liar.png"].startswith("corrupt or its sizes do not match its data")
