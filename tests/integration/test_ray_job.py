@@ -5,16 +5,20 @@ environment, one model load)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from model.evaluation.results import read_results
@@ -37,9 +41,10 @@ class Head:
 
 
 @pytest.fixture(scope="module")
-def head() -> Iterator[Head]:
-    """A local head with the dashboard, 2 CPUs and token authentication (the token in RAY_AUTH_TOKEN), stopped with
-    `ray stop` at the end, even when a test fails."""
+def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
+    """A local head with the dashboard, 2 CPUs and token authentication (the token in RAY_AUTH_TOKEN), run as
+    `ray start --head --block` in a process group of its own and stopped with it at the end, even when a test fails
+    (never `ray stop`, which would stop every Ray on the machine, the test session's own included)."""
     if not Path(RAY).is_file():
         pytest.fail(f"{RAY} is missing: install the cluster requirements (pip install -r requirements-ray.txt)")
     port, dashboard = _free_port(), _free_port()
@@ -50,15 +55,34 @@ def head() -> Iterator[Head]:
         "RAY_AUTH_TOKEN": secrets.token_hex(16),
     }
     start = [
-        RAY, "start", "--head", "--include-dashboard=true", f"--port={port}", f"--dashboard-port={dashboard}",
-        "--dashboard-host=127.0.0.1", "--num-cpus", "2", "--disable-usage-stats",
+        RAY, "start", "--head", "--block", "--include-dashboard=true", f"--port={port}",
+        f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1", "--num-cpus", "2", "--disable-usage-stats",
     ]  # fmt: skip
+    log = tmp_path_factory.mktemp("ray-head") / "ray-start.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(start, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        started = subprocess.run(start, env=env, capture_output=True, text=True, timeout=120)
-        assert started.returncode == 0, started.stdout + started.stderr
+        _wait_for_dashboard(dashboard, process, log)
         yield Head(gcs=f"127.0.0.1:{port}", dashboard=f"http://127.0.0.1:{dashboard}", env=env)
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        os.killpg(process.pid, signal.SIGTERM)  # `ray start --block` stops what it started, then exits
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def _wait_for_dashboard(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"ray start exited: {log.read_text(errors='replace')[-3000:]}"
+        with contextlib.suppress(httpx.HTTPError):
+            # Any answer will do: with token authentication on, the dashboard answers 401 to a request without one.
+            if httpx.get(f"http://127.0.0.1:{port}/api/version", timeout=2.0).status_code < 500:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"the dashboard did not answer within {timeout:g} s: {log.read_text(errors='replace')[-3000:]}")
 
 
 def _submit(head: Head, model: Path, *screen: str) -> subprocess.CompletedProcess[str]:
