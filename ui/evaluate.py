@@ -43,12 +43,14 @@ from .loader import ModelLoader
 from .mcp import bind
 from .report_files import blurred, gallery_height, model_record, write_report
 
-__all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
+__all__ = ["ELEM_ID", "LINKED_SLIDERS", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
 
 logger = logging.getLogger(__name__)
 
 TITLE = "Evaluate"
 ELEM_ID = "evaluate-tab"
+#: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
+LINKED_SLIDERS = {"threshold": "evaluate-threshold"}
 #: Previews are made for the this many most confidently wrong files; the table lists them all.
 PREVIEW_LIMIT = 24
 #: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.

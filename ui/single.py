@@ -21,10 +21,22 @@ from .mcp import bind
 from .upload import upload_source
 from .upload_classification import Classification, classify_upload
 
-__all__ = ["CLASSIFY_CONCURRENCY", "ELEM_ID", "EXAMPLES", "EXAMPLES_DIR", "TITLE", "add_api", "build", "classify"]
+__all__ = [
+    "CLASSIFY_CONCURRENCY",
+    "ELEM_ID",
+    "EXAMPLES",
+    "EXAMPLES_DIR",
+    "LINKED_SLIDERS",
+    "TITLE",
+    "add_api",
+    "build",
+    "classify",
+]
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
+#: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
+LINKED_SLIDERS = {"threshold": "threshold"}
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
 #: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8
