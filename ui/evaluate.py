@@ -220,7 +220,8 @@ def metrics_html(state: EvaluationRun, evaluation: Evaluation) -> str:
     confusion = evaluation.confusion
     matrix = (
         '<table class="eval-confusion" aria-label="Confusion matrix">'
-        "<tr><th></th><th>Predicted NSFW</th><th>Predicted SFW</th></tr>"
+        '<tr><th><span class="sr-only">Labelled, predicted</span></th>'
+        '<th scope="col">Predicted NSFW</th><th scope="col">Predicted SFW</th></tr>'
         f'<tr><th>Labelled NSFW</th><td class="good" data-cell="tp">{confusion.tp}<small>true positives</small></td>'
         f'<td class="bad" data-cell="fn">{confusion.fn}<small>missed (false negatives)</small></td></tr>'
         f'<tr><th>Labelled SFW</th><td class="bad" data-cell="fp">{confusion.fp}<small>false alarms</small></td>'

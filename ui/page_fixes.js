@@ -95,7 +95,7 @@
 
   // A table wider than its box scrolls inside it; its block says so (ui/style.css shows the cue and a shadow).
   const markScrollingTables = () => {
-    for (const scroller of document.querySelectorAll(".block :is(.table-wrap, .eval-recommend)")) {
+    for (const scroller of document.querySelectorAll(".block :is(.virtual-table-viewport, .eval-recommend)")) {
       const block = scroller.closest(".block");
       const scrolls = scroller.offsetParent !== null && scroller.scrollWidth > scroller.clientWidth + 1;
       if (block.hasAttribute("data-scrolls") !== scrolls) block.toggleAttribute("data-scrolls", scrolls);

@@ -88,7 +88,7 @@ def analysis_html(result: Classification, nsfw_label: str) -> str:
         )
     return (
         '<div class="analysis">'
-        "<h3>Probabilities</h3>"
+        "<h2>Probabilities</h2>"
         f"{probability_bars(result.prediction.probabilities, nsfw_label)}"
         '<dl class="facts">'
         f"<div><dt>Image</dt><dd>{result.width} × {result.height} {html.escape(result.format)}</dd></div>"
