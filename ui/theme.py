@@ -72,6 +72,9 @@ THEME = gr.themes.Soft(
     button_primary_border_color_hover_dark="*primary_700",
     button_primary_text_color_dark="white",
     button_primary_text_color_hover_dark="white",
+    # Soft's dark secondary buttons turn primary_500 under the mouse, white text on it 4.5:1 at best.
+    button_secondary_background_fill_hover_dark="*primary_700",
+    button_secondary_text_color_hover_dark="white",
     button_primary_border_color="*primary_600",
     button_primary_border_color_hover="*primary_700",
     button_primary_text_color="white",
