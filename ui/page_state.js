@@ -55,10 +55,20 @@
     return value >= 0 && value <= 1 ? value : null;
   };
 
-  const setSlider = (input, value) => {
-    input.value = String(value);
-    input.dispatchEvent(new Event("input", { bubbles: true }));
-    input.dispatchEvent(new Event("change", { bubbles: true }));
+  // Set a slider as a user would; while the tab is first drawn Gradio may put its initial value back, so for a
+  // moment the value from the link is set again where it was (until the user touches anything).
+  let touched = false;
+  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => (touched = true), true);
+  const setSlider = (id, value) => {
+    const set = () => {
+      const input = range(id);
+      if (!input || touched || Number(input.value) === value) return;
+      input.value = String(value);
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    };
+    set();
+    for (const delay of [100, 300, 600, 1000, 2000]) setTimeout(set, delay);
   };
 
   const apply = async () => {
@@ -83,8 +93,7 @@
       }
     }
     for (const [name, value] of Object.entries(values)) {
-      const input = await until(() => range(tab.sliders[name]));
-      if (input) setSlider(input, value);
+      if (await until(() => range(tab.sliders[name]))) setSlider(tab.sliders[name], value);
     }
     applied = true;
   };

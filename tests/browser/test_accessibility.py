@@ -196,6 +196,7 @@ def fail_single(page: Page, uploads: dict[str, Path]) -> None:
     page.wait_for_selector("#verdict .verdict-error[role=alert]")
     page.wait_for_function("() => !document.getElementById('single-tab').hasAttribute('data-pending')")
     # No broken-image icon where the preview would be: an image that could not load is hidden.
+    page.wait_for_function("() => [...document.querySelectorAll('#input-image img')].every(i => i.complete)")
     broken = "images => images.filter(i => i.naturalWidth === 0 && getComputedStyle(i).visibility !== 'hidden')"
     assert page.locator("#input-image img").evaluate_all(broken) == []
 
