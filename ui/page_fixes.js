@@ -43,10 +43,10 @@
         button.setAttribute("title", name);
       }
     }
-    // Gallery thumbnails: the caption under each says what the alt text would repeat.
-    for (const image of document.querySelectorAll(".gallery-item img[alt]:not([alt=''])")) {
-      const caption = image.closest(".gallery-item")?.querySelector(".caption-label")?.textContent.trim();
-      if (caption && caption === image.alt.trim()) image.alt = "";
+    // Gallery thumbnails: the caption under each repeats the alt text; said once (the alt text), shown once.
+    for (const caption of document.querySelectorAll(".gallery-item .caption-label:not([aria-hidden])")) {
+      const alt = caption.closest(".gallery-item")?.querySelector("img[alt]")?.alt.trim();
+      if (alt && alt === caption.textContent.trim()) caption.setAttribute("aria-hidden", "true");
     }
     // Tabs: one tab stop for the bar (the selected tab), arrow keys for the others (the ARIA tabs pattern).
     for (const list of document.querySelectorAll("[role=tablist]")) rovingTabs(list);
