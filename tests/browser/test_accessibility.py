@@ -238,35 +238,6 @@ TABS: tuple[tuple[str, str, Fill, Fill | None, tuple[str, ...]], ...] = (
 )
 
 
-@pytest.fixture(params=[LAPTOP, PHONE], ids=["laptop", "phone"])
-def viewer(request: pytest.FixtureRequest, browser: Browser, app: ServedApp) -> Iterator[Page]:
-    opened = open_app(browser, app, request.param)
-    yield opened
-    opened.context.close()
-
-
-@pytest.mark.parametrize("tab", TABS, ids=[tab[0] for tab in TABS])
-def test_every_tab_passes_axe_core_in_both_schemes_empty_with_results_and_with_an_error(
-    viewer: Page, uploads: dict[str, Path], tab: tuple[str, str, Fill, Fill | None, tuple[str, ...]]
-) -> None:
-    name, shown, fill, fail, hovered = tab
-    widths = PHONE_WIDTHS if viewer.viewport_size == PHONE else LAPTOP_WIDTHS
-    open_tab(viewer, name, shown)
-    found = violations_everywhere(viewer, f"{name}, empty", widths, hovered)
-    set_width(viewer, widths[0])
-    fill(viewer, uploads)
-    found += violations_everywhere(viewer, f"{name}, with results", widths, hovered)
-    if viewer.viewport_size["width"] != LAPTOP["width"]:
-        set_width(viewer, 414)  # the widest common phone
-        if page_overflow(viewer) != 0:
-            found.append(f"{name}, with results, 414 px: the page scrolls sideways")
-    if fail is not None:
-        set_width(viewer, widths[0])
-        fail(viewer, uploads)
-        found += violations_everywhere(viewer, f"{name}, with an error", widths)
-    assert found == []
-
-
 def _loading(classifier: Classifier, release: threading.Event) -> ModelLoader:
     def load() -> Classifier:
         release.wait()
@@ -290,6 +261,8 @@ _FAILURE = ModelLoadError(
 )
 
 
+# Built before the tabs are tested: Gradio registers components in one process-wide context, so a page built while
+# another app answers requests (a webcam stream winding down) may pick up that app's components.
 @pytest.fixture(scope="module")
 def status_apps(app: ServedApp) -> Iterator[dict[str, ServedApp]]:
     """The app with its model still loading, loaded from the cache with a note, and failed (ready: the session's)."""
@@ -335,6 +308,35 @@ def test_the_status_panel_passes_axe_core_in_each_state(
         page.wait_for_selector("#status-details .chip >> nth=0", state="visible")
         found += violations_everywhere(page, f"{name}, details open", (320,))
     page.context.close()
+    assert found == []
+
+
+@pytest.fixture(params=[LAPTOP, PHONE], ids=["laptop", "phone"])
+def viewer(request: pytest.FixtureRequest, browser: Browser, app: ServedApp) -> Iterator[Page]:
+    opened = open_app(browser, app, request.param)
+    yield opened
+    opened.context.close()
+
+
+@pytest.mark.parametrize("tab", TABS, ids=[tab[0] for tab in TABS])
+def test_every_tab_passes_axe_core_in_both_schemes_empty_with_results_and_with_an_error(
+    viewer: Page, uploads: dict[str, Path], tab: tuple[str, str, Fill, Fill | None, tuple[str, ...]]
+) -> None:
+    name, shown, fill, fail, hovered = tab
+    widths = PHONE_WIDTHS if viewer.viewport_size == PHONE else LAPTOP_WIDTHS
+    open_tab(viewer, name, shown)
+    found = violations_everywhere(viewer, f"{name}, empty", widths, hovered)
+    set_width(viewer, widths[0])
+    fill(viewer, uploads)
+    found += violations_everywhere(viewer, f"{name}, with results", widths, hovered)
+    if viewer.viewport_size["width"] != LAPTOP["width"]:
+        set_width(viewer, 414)  # the widest common phone
+        if page_overflow(viewer) != 0:
+            found.append(f"{name}, with results, 414 px: the page scrolls sideways")
+    if fail is not None:
+        set_width(viewer, widths[0])
+        fail(viewer, uploads)
+        found += violations_everywhere(viewer, f"{name}, with an error", widths)
     assert found == []
 
 
