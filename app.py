@@ -44,7 +44,7 @@ def build_demo(loader: ModelLoader, tabs: Sequence[Tab] = TABS) -> gr.Blocks:
 
     Nothing here touches the model, so the page is served while `loader` is still loading. A tab module is any
     object with `TITLE`, `ELEM_ID` and `build(loader)` (see `ui.Tab`); adding one is a one-line change to `TABS`.
-    Launch the result with `**theme.LAUNCH_OPTIONS` for the stylesheet and theme.
+    Launch the result with `**theme.launch_options(tabs)` for the theme, stylesheets and page scripts.
     """
     with gr.Blocks(title=PAGE_TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.HTML(theme.HEADER, elem_id="header", elem_classes="flush", padding=False)
@@ -122,7 +122,7 @@ def serve(loader: ModelLoader, **launch_options: Any) -> gr.Blocks:
         # The page: 252 KB as Gradio sends it, 27 KB gzipped. The JSON API (POST /v1/classify, ...; ui.rest) is
         # registered before Gradio's own routes, on the same server and port (a Space serves it too).
         app_kwargs={"middleware": COMPRESSION, "routes": rest.routes(loader)},
-        **theme.LAUNCH_OPTIONS,
+        **theme.launch_options(TABS),
         **launch_options,
     )
     return demo

@@ -22,10 +22,13 @@ class ServedApp:
     Args:
         classifier: the model it serves; give it a classifier of its own, so that nothing else shares its result
             cache or its counts.
+        loader: serve this loader instead of one that holds `classifier` (a page whose model is still loading,
+            failed, or was loaded with a note).
     """
 
-    def __init__(self, classifier: Classifier) -> None:
+    def __init__(self, classifier: Classifier, loader: ModelLoader | None = None) -> None:
         self.classifier = classifier
+        self.loader = loader if loader is not None else ModelLoader.ready(classifier)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.demo: gr.Blocks | None = None
@@ -35,7 +38,7 @@ class ServedApp:
 
         apply_gradio_fixes()
         self.demo = app.serve(
-            ModelLoader.ready(self.classifier),
+            self.loader,
             server_name="127.0.0.1",
             server_port=self.port,
             prevent_thread_lock=True,

@@ -18,5 +18,7 @@ class Tab(Protocol):
 
     TITLE: str
     ELEM_ID: str
+    #: The sliders a link to the tab carries: address parameter -> slider elem_id (ui/page_state.js).
+    LINKED_SLIDERS: dict[str, str]
 
     def build(self, loader: ModelLoader) -> None: ...

@@ -30,12 +30,14 @@ from .loader import ModelLoader
 from .mcp import bind
 from .report_files import blurred, gallery_height, model_record, write_report
 
-__all__ = ["ELEM_ID", "TITLE", "BatchRun", "add_api", "batch_json", "build", "classify_batch"]
+__all__ = ["ELEM_ID", "LINKED_SLIDERS", "TITLE", "BatchRun", "add_api", "batch_json", "build", "classify_batch"]
 
 logger = logging.getLogger(__name__)
 
 TITLE = "Batch"
 ELEM_ID = "batch-tab"
+#: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
+LINKED_SLIDERS = {"threshold": "batch-threshold"}
 #: The gallery shows previews of the first this many images (the table and downloads list every file).
 PREVIEW_LIMIT = 48
 GALLERY_COLUMNS = 5

@@ -44,12 +44,14 @@ from .loader import ModelLoader
 from .mcp import bind
 from .report_files import blurred, gallery_height, model_record, write_report
 
-__all__ = ["ELEM_ID", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
+__all__ = ["ELEM_ID", "LINKED_SLIDERS", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
 
 logger = logging.getLogger(__name__)
 
 TITLE = "Evaluate"
 ELEM_ID = "evaluate-tab"
+#: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
+LINKED_SLIDERS = {"threshold": "evaluate-threshold"}
 #: Previews are made for the this many most confidently wrong files; the table lists them all.
 PREVIEW_LIMIT = 24
 #: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.
@@ -230,7 +232,8 @@ def metrics_html(state: EvaluationRun, evaluation: Evaluation) -> str:
     confusion = evaluation.confusion
     matrix = (
         '<table class="eval-confusion" aria-label="Confusion matrix">'
-        "<tr><th></th><th>Predicted NSFW</th><th>Predicted SFW</th></tr>"
+        '<tr><th><span class="sr-only">Labelled, predicted</span></th>'
+        '<th scope="col">Predicted NSFW</th><th scope="col">Predicted SFW</th></tr>'
         f'<tr><th>Labelled NSFW</th><td class="good" data-cell="tp">{confusion.tp}<small>true positives</small></td>'
         f'<td class="bad" data-cell="fn">{confusion.fn}<small>missed (false negatives)</small></td></tr>'
         f'<tr><th>Labelled SFW</th><td class="bad" data-cell="fp">{confusion.fp}<small>false alarms</small></td>'

@@ -32,12 +32,24 @@ from .report_files import model_record, write_report
 from .upload import upload_source
 from .upload_classification import NO_IMAGE_MESSAGE
 
-__all__ = ["ELEM_ID", "EXPLAIN_TEXT", "TITLE", "add_api", "build", "explain_image", "moderate_image", "moderation_json"]
+__all__ = [
+    "ELEM_ID",
+    "EXPLAIN_TEXT",
+    "LINKED_SLIDERS",
+    "TITLE",
+    "add_api",
+    "build",
+    "explain_image",
+    "moderate_image",
+    "moderation_json",
+]
 
 logger = logging.getLogger(__name__)
 
 TITLE = "Moderate"
 ELEM_ID = "moderate-tab"
+#: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
+LINKED_SLIDERS = {"allow_below": "allow-below", "block_above": "block-above"}
 BAND_MODE = "Review band"
 SINGLE_MODE = "Single threshold"
 #: Scores at or above this blur the /explain image, as the single tab blurs an NSFW preview.

@@ -32,6 +32,7 @@ __all__ = [
     "ELEM_ID",
     "EXAMPLES",
     "EXAMPLES_DIR",
+    "LINKED_SLIDERS",
     "TITLE",
     "add_api",
     "build",
@@ -41,6 +42,8 @@ __all__ = [
 
 TITLE = "Single image"
 ELEM_ID = "single-tab"
+#: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
+LINKED_SLIDERS = {"threshold": "threshold"}
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
 #: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8
@@ -101,7 +104,7 @@ def analysis_html(result: Classification, nsfw_label: str) -> str:
         )
     return (
         '<div class="analysis">'
-        "<h3>Probabilities</h3>"
+        "<h2>Probabilities</h2>"
         f"{probability_bars(result.prediction.probabilities, nsfw_label)}"
         '<dl class="facts">'
         f"<div><dt>Image</dt><dd>{result.width} × {result.height} {html.escape(result.format)}</dd></div>"

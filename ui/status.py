@@ -68,16 +68,31 @@ def status_html(loader: ModelLoader) -> str:
     ]
     notes = [text for text in (info.note, runtime.note) if text]
     note = "".join(f'<div class="status-note">{html.escape(text)}</div>' for text in notes)
+    # On a phone the details fold behind the toggle (ui/style.css shows the model id in the title line instead).
     return (
         '<div class="status status-ready" data-status="ready" role="status">'
-        '<span class="status-dot"></span><div class="status-body">'
-        f'<b class="status-title">Model ready</b><div class="chips">{"".join(chips)}</div>{note}</div></div>'
+        '<span class="status-dot"></span><div class="status-body"><div class="status-head">'
+        f'<b class="status-title">Model ready</b><span class="status-model">{html.escape(info.display_id)}</span>'
+        '<button type="button" class="status-toggle" aria-expanded="false" aria-controls="status-details">'
+        "Details</button></div>"
+        f'<div class="chips" id="status-details">{"".join(chips)}</div>{note}</div></div>'
     )
+
+
+# The details toggle (shown on phones only) opens and closes the chips; the panel stops refreshing once ready.
+_TOGGLE_DETAILS = (
+    "element.addEventListener('click', (event) => {"
+    " const toggle = event.target.closest('.status-toggle'); if (!toggle) return;"
+    " const open = toggle.closest('.status').classList.toggle('status-open');"
+    " toggle.setAttribute('aria-expanded', String(open)); toggle.textContent = open ? 'Hide details' : 'Details'; });"
+)
 
 
 def build(loader: ModelLoader) -> gr.HTML:
     """Lay out the panel; it refreshes itself while the model loads and stops polling once it is ready."""
-    panel = gr.HTML(status_html(loader), elem_id="model-status", elem_classes="flush", padding=False)
+    panel = gr.HTML(
+        status_html(loader), elem_id="model-status", elem_classes="flush", padding=False, js_on_load=_TOGGLE_DETAILS
+    )
     timer = gr.Timer(POLL_SECONDS, active=True)
 
     def refresh() -> tuple[str, gr.Timer]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-__all__ = ["HEADER", "LAUNCH_OPTIONS", "STYLESHEET", "THEME", "footer"]
+if TYPE_CHECKING:
+    from . import Tab
+
+__all__ = ["HEADER", "STYLESHEET", "THEME", "footer", "launch_options", "page_head"]
 
 STYLESHEET = Path(__file__).with_name("style.css")
 #: The Moderate and Live webcam tabs: the review band, scores over time, the blur.
@@ -15,6 +20,10 @@ MODERATE_STYLESHEET = Path(__file__).with_name("moderate.css")
 #: Repairs to Gradio's own markup, run in the page as it renders: the nested, key-labelled upload button, unnamed
 #: image buttons, button labels that differ from their text, and the generic alt text of plots.
 PAGE_FIXES = Path(__file__).with_name("page_fixes.js")
+#: Links that carry the view: the open tab and its sliders in the address (?tab=evaluate&threshold=0.42).
+PAGE_STATE = Path(__file__).with_name("page_state.js")
+#: Focus and scrolling after an action: the run button after a file pick, the result scrolled into view.
+PAGE_FOCUS = Path(__file__).with_name("page_focus.js")
 
 #: Fonts ship with Gradio (served locally): no request leaves the page for a font.
 THEME = gr.themes.Soft(
@@ -56,6 +65,16 @@ THEME = gr.themes.Soft(
     link_text_color_hover_dark="*primary_200",
     button_primary_background_fill="*primary_600",
     button_primary_background_fill_hover="*primary_700",
+    # White on primary_500 (Soft's dark hover) is 4.5:1 at best: keep the light scheme's 6:1 and 8:1 in the dark one.
+    button_primary_background_fill_dark="*primary_600",
+    button_primary_background_fill_hover_dark="*primary_700",
+    button_primary_border_color_dark="*primary_600",
+    button_primary_border_color_hover_dark="*primary_700",
+    button_primary_text_color_dark="white",
+    button_primary_text_color_hover_dark="white",
+    # Soft's dark secondary buttons turn primary_500 under the mouse, white text on it 4.5:1 at best.
+    button_secondary_background_fill_hover_dark="*primary_700",
+    button_secondary_text_color_hover_dark="white",
     button_primary_border_color="*primary_600",
     button_primary_border_color_hover="*primary_700",
     button_primary_text_color="white",
@@ -94,9 +113,21 @@ def footer(delete_cache: tuple[int, int]) -> str:
 """
 
 
-#: Keyword arguments for `Blocks.launch()` (Gradio 6 takes theme and stylesheet there, not in `gr.Blocks`).
-LAUNCH_OPTIONS: dict[str, Any] = {
-    "theme": THEME,
-    "css_paths": [STYLESHEET, MODERATE_STYLESHEET],
-    "head": f"<script>{PAGE_FIXES.read_text(encoding='utf-8')}</script>",
-}
+def page_head(tabs: Sequence[Tab]) -> str:
+    """The page's scripts, with what the address may carry per tab: `?tab=<ELEM_ID without "-tab">` and each of
+    the tab's `LINKED_SLIDERS` (parameter name -> slider elem_id)."""
+    config = [
+        {"key": tab.ELEM_ID.removesuffix("-tab"), "id": tab.ELEM_ID, "title": tab.TITLE, "sliders": tab.LINKED_SLIDERS}
+        for tab in tabs
+    ]
+    scripts = (PAGE_FIXES, PAGE_FOCUS, PAGE_STATE)
+    tabs_json = json.dumps(config).replace("</", "<\\/")
+    return f"<script>window.PAGE_TABS = {tabs_json};</script>" + "".join(
+        f"<script>{path.read_text(encoding='utf-8')}</script>" for path in scripts
+    )
+
+
+def launch_options(tabs: Sequence[Tab]) -> dict[str, Any]:
+    """Keyword arguments for `Blocks.launch()` (Gradio 6 takes theme, stylesheets and head there, not in
+    `gr.Blocks`) for a page made of `tabs`."""
+    return {"theme": THEME, "css_paths": [STYLESHEET, MODERATE_STYLESHEET], "head": page_head(tabs)}

@@ -534,6 +534,8 @@ def _collect(uploads: UploadSet, paths: list[Path], names: Sequence[str] | None,
             f"{_megabytes(limits.max_total_bytes)}. Split it into smaller archives."
         )
     if not uploads.items:
+        if labelled and manifests:
+            _refuse_lone_manifests(uploads, manifests)
         found = ""
         if uploads.skipped:
             first = uploads.skipped[0]
@@ -543,6 +545,18 @@ def _collect(uploads: UploadSet, paths: list[Path], names: Sequence[str] | None,
         )
     if labelled:
         _label(uploads, manifests)
+
+
+def _refuse_lone_manifests(uploads: UploadSet, manifests: list[Item]) -> None:
+    """A manifest came without images: its own problem first (wrong columns, bad labels), else say what to add."""
+    if len(manifests) == 1:
+        manifest = manifests[0]
+        labels = manifest_from_bytes(uploads.read_member(manifest), manifest.name)
+        raise EmptyArchiveError(
+            f"{manifest.name} lists {len(labels):,} file(s), but the upload holds no images: upload the images it "
+            "names (or a .zip of them) together with it."
+        )
+    _label(uploads, manifests)  # several manifests: refused with that message
 
 
 def _label(uploads: UploadSet, manifests: list[Item]) -> None:

@@ -1,5 +1,5 @@
-"""Refresh docs/screenshot.png, docs/screenshot-mobile.png and the Batch and Evaluate tabs (laptop and phone) in
-docs/screenshots/: `python -m tests.browser.make_screenshots`.
+"""Refresh docs/screenshot.png, docs/screenshot-mobile.png, the Batch and Evaluate tabs (laptop and phone) and the
+dark colour scheme (laptop and phone) in docs/screenshots/: `python -m tests.browser.make_screenshots`.
 
 The app runs as in the tests: the stand-in checkpoint served from a Hugging Face cache with HF_HUB_OFFLINE=1, so the
 status panel reads like an air-gapped deployment of Marqo/nsfw-image-detection-384. The scores shown are the
@@ -31,6 +31,7 @@ def _classify(page: Page, app: AppServer, example: str) -> None:
     page.wait_for_selector("#verdict .verdict[data-label=NSFW], #verdict .verdict[data-label=SFW]")
     page.wait_for_function("() => !document.getElementById('single-tab').hasAttribute('data-pending')")
     page.wait_for_timeout(400)  # let the preview image finish painting
+    page.mouse.click(1, 1)  # focus went to the verdict after the pick: a click aside, so no focus ring in the shot
 
 
 def _crops(example: str, count: int) -> list[bytes]:
@@ -117,8 +118,20 @@ def main() -> None:
                 phone.wait_for_selector(f"{plot} img")
             phone.wait_for_timeout(400)
             phone.screenshot(path=DOCS / "screenshots" / "evaluate-tab-mobile.png", full_page=True)
+            # The dark colour scheme, as a browser set to it shows the page (Gradio follows prefers-color-scheme).
+            dark = browser.new_page(viewport=LAPTOP, color_scheme="dark")
+            _classify(dark, app, "rocket.jpg")
+            dark.screenshot(path=DOCS / "screenshots" / "dark-mode.png", full_page=True)
+            _tab(dark, app, "Evaluate", "#evaluate", evaluation, "#evaluate-summary [data-state=done]")
+            for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
+                dark.wait_for_selector(f"{plot} img")
+            dark.wait_for_timeout(400)
+            dark.screenshot(path=DOCS / "screenshots" / "evaluate-tab-dark.png", full_page=True)
+            dark_phone = browser.new_page(viewport=PHONE, device_scale_factor=2, color_scheme="dark")
+            _classify(dark_phone, app, "astronaut.png")
+            dark_phone.screenshot(path=DOCS / "screenshots" / "dark-mode-mobile.png", full_page=True)
             browser.close()
-    print(f"wrote {DOCS / 'screenshot.png'}, {DOCS / 'screenshot-mobile.png'} and the Batch and Evaluate tabs")
+    print(f"wrote {DOCS / 'screenshot.png'}, {DOCS / 'screenshot-mobile.png'}, the Batch and Evaluate tabs, dark mode")
 
 
 if __name__ == "__main__":

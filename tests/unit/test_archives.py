@@ -358,3 +358,17 @@ def test_manifests_accept_common_spellings(text: str, expected: dict[str, int]) 
 def test_bad_manifests_are_refused_with_the_line_to_fix(text: str, message: str) -> None:
     with pytest.raises(errors.ManifestError, match=message):
         parse_manifest(text, "labels.csv")
+
+
+def test_a_manifest_alone_with_wrong_columns_gets_the_manifests_own_message(tmp_path: Path) -> None:
+    manifest = write(tmp_path, b"name,verdict\na.jpg,nsfw\n", "labels.csv")
+    with pytest.raises(errors.ManifestError, match=r"labels\.csv has no file column .* header row 'file,label'"):
+        open_uploads([manifest], labelled=True)
+
+
+def test_a_valid_manifest_alone_asks_for_the_images_it_names(tmp_path: Path) -> None:
+    manifest = write(tmp_path, b"file,label\na.jpg,nsfw\nb.jpg,sfw\n", "labels.csv")
+    with pytest.raises(
+        errors.EmptyArchiveError, match=r"labels\.csv lists 2 file\(s\), but the upload holds no images"
+    ):
+        open_uploads([manifest], labelled=True)
