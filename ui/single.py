@@ -293,6 +293,7 @@ def classify(
         "image": {"width", "height", "format"}, "notes"}.
     """
     with user_errors("classify"):
+        loader.wait()  # a model still loading, or failed, is what the caller hears first
         return classification_json(loader, upload_source(image), threshold, session_of(request))
 
 

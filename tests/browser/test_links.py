@@ -103,10 +103,13 @@ def test_switching_tabs_and_moving_the_threshold_rewrite_the_address(page: Page)
 
 def api_page_shown(page: Page) -> str:
     """The text of Gradio's API page, once it is open and lists the endpoints."""
-    page.wait_for_function(
-        "() => document.querySelector('.api-docs')?.innerText.includes('classify_batch')", timeout=30_000
+    # Read in the same check that finds it: Gradio may go on to redraw the panel (e.g. its MCP view) right after.
+    shown = page.wait_for_function(
+        "() => { const text = document.querySelector('.api-docs')?.innerText;"
+        " return text?.includes('classify_batch') ? text : null; }",
+        timeout=30_000,
     )
-    return page.locator(".api-docs").inner_text()
+    return str(shown.json_value())
 
 
 def test_the_footer_api_link_opens_the_api_page(page: Page) -> None:

@@ -92,7 +92,13 @@ def _submit(head: Head, model: Path, *screen: str) -> subprocess.CompletedProces
         RAY, "job", "submit", "--address", head.dashboard, "--working-dir", ".",
         "--runtime-env-json", json.dumps(runtime_env), "--", "python", "-m", "model", "screen", *screen,
     ]  # fmt: skip
-    return subprocess.run(command, cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=400)
+    deadline = time.monotonic() + 120
+    while True:
+        submitted = subprocess.run(command, cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=400)
+        # The dashboard answers before its job agent is up; Ray's own message says to try again.
+        if "No available agent to submit job" not in submitted.stderr or time.monotonic() > deadline:
+            return submitted
+        time.sleep(2)
 
 
 def test_scaling_ray_job_submit_command_screens_on_the_cluster(head: Head, standin_dir: Path, tmp_path: Path) -> None:
