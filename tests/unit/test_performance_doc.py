@@ -32,7 +32,8 @@ def test_the_reference_section_shows_every_target_with_its_spread_and_verdict(re
     assert "| figure | value | spread | target | met |" in section
     for row in results["targets"]:
         assert f"| {row['target']} |" in section
-    assert "70.5 (65.7–94.0)" in section  # the card's 600x400 median with its fastest and slowest round
+    card = results["latency_ms"]["card"]["small"]  # the card's 600x400 median with its fastest and slowest round
+    assert f"{card['median_ms']:.1f} ({card['min_ms']:.1f}–{card['max_ms']:.1f})" in section
 
 
 def test_updating_replaces_only_the_text_between_the_markers(results: dict) -> None:
