@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from testbed.images import EXAMPLES
 from testbed.served import ServedApp
@@ -41,11 +42,21 @@ def test_arrow_keys_move_between_tabs_and_the_bar_is_one_tab_stop(page: Page) ->
 
 
 def pick_with_the_keyboard(page: Page, upload_button: str, *paths: Path) -> None:
-    """Focus the upload area, press Enter, choose `paths` in the file picker."""
-    page.locator(upload_button).focus()
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files([str(path) for path in paths])
+    """Focus the upload area, press Enter, choose `paths` in the file picker.
+
+    On a loaded machine the page may still be drawing when the key arrives; the key is pressed again (up to three
+    times) only while focus is on the upload area and no picker opened."""
+    for _ in range(3):
+        page.locator(upload_button).focus()
+        page.wait_for_function("(selector) => document.activeElement?.matches(selector)", arg=upload_button)
+        try:
+            with page.expect_file_chooser(timeout=15_000) as chooser:
+                page.keyboard.press("Enter")
+        except PlaywrightTimeoutError:
+            continue
+        chooser.value.set_files([str(path) for path in paths])
+        return
+    raise AssertionError(f"Enter on the focused {upload_button} never opened the file picker")
 
 
 @pytest.mark.parametrize(

@@ -9,16 +9,17 @@ import contextlib
 import json
 import os
 import secrets
-import signal
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import psutil
 import pytest
 
 from model.evaluation.results import read_results
@@ -41,10 +42,11 @@ class Head:
 
 
 @pytest.fixture(scope="module")
-def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
-    """A local head with the dashboard, 2 CPUs and token authentication (the token in RAY_AUTH_TOKEN), run as
-    `ray start --head --block` in a process group of its own and stopped with it at the end, even when a test fails
-    (never `ray stop`, which would stop every Ray on the machine, the test session's own included)."""
+def head() -> Iterator[Head]:
+    """A local head with the dashboard, 2 CPUs and token authentication (the token in RAY_AUTH_TOKEN), started as
+    SCALING.md says (`ray start --head`, which returns once the job agent is up) in a temporary folder of its own, and
+    stopped at the end, even when a test fails, by ending only the processes that carry its token (never `ray stop`,
+    which would stop every Ray on the machine, the test session's own included)."""
     if not Path(RAY).is_file():
         pytest.fail(f"{RAY} is missing: install the cluster requirements (pip install -r requirements-ray.txt)")
     port, dashboard = _free_port(), _free_port()
@@ -54,35 +56,51 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(16),
     }
+    # Short: Ray puts unix sockets under it, and their paths may not exceed 107 characters.
+    folder = tempfile.mkdtemp(prefix="rj-", dir="/tmp")
+    # Ports of its own for every server a head starts: a fixed default still held by another Ray on the machine
+    # (the session's local Ray, a cluster test) leaves the job agent down ("No available agent to submit job").
+    ports = {
+        "--ray-client-server-port": _free_port(),
+        "--dashboard-agent-listen-port": _free_port(),
+        "--dashboard-agent-grpc-port": _free_port(),
+        "--runtime-env-agent-port": _free_port(),
+        "--metrics-export-port": _free_port(),
+    }
     start = [
-        RAY, "start", "--head", "--block", "--include-dashboard=true", f"--port={port}",
-        f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1", "--num-cpus", "2", "--disable-usage-stats",
+        RAY, "start", "--head", "--include-dashboard=true", f"--port={port}", f"--dashboard-port={dashboard}",
+        "--dashboard-host=127.0.0.1", "--num-cpus", "2", "--disable-usage-stats", f"--temp-dir={folder}",
+        *(f"{flag}={number}" for flag, number in ports.items()),
     ]  # fmt: skip
-    log = tmp_path_factory.mktemp("ray-head") / "ray-start.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(start, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for_dashboard(dashboard, process, log)
+        started = subprocess.run(start, env=env, capture_output=True, text=True, timeout=180)
+        assert started.returncode == 0, started.stdout + started.stderr
         yield Head(gcs=f"127.0.0.1:{port}", dashboard=f"http://127.0.0.1:{dashboard}", env=env)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # `ray start --block` stops what it started, then exits
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        _end_processes_of(env["RAY_AUTH_TOKEN"])
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _wait_for_dashboard(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"ray start exited: {log.read_text(errors='replace')[-3000:]}"
-        with contextlib.suppress(httpx.HTTPError):
-            # Any answer will do: with token authentication on, the dashboard answers 401 to a request without one.
-            if httpx.get(f"http://127.0.0.1:{port}/api/version", timeout=2.0).status_code < 500:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"the dashboard did not answer within {timeout:g} s: {log.read_text(errors='replace')[-3000:]}")
+def _end_processes_of(token: str) -> None:
+    """SIGTERM, then SIGKILL, every process started with this head's token in its environment: this head's Ray
+    processes only (Ray renames some of them, so their command lines cannot tell). Swept until none is left, since a
+    raylet that is still up may start an agent again meanwhile."""
+    for _ in range(5):
+        ours = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get("RAY_AUTH_TOKEN") == token and process.pid != os.getpid():
+                    ours.append(process)
+        if not ours:
+            return
+        for process in ours:
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+        _, alive = psutil.wait_procs(ours, timeout=20)
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(alive, timeout=20)
 
 
 def _submit(head: Head, model: Path, *screen: str) -> subprocess.CompletedProcess[str]:
