@@ -3,7 +3,6 @@ own (the stand-in as a local folder), so that tests read the model's run count f
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,16 +10,12 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from model import Classifier, ModelSource, Settings
+from testbed.browser import CHROMIUM
+from testbed.browser import CHROMIUM_ARGS as BASE_ARGS
 from testbed.served import ServedApp
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+    *BASE_ARGS,
     # A synthetic camera (a moving test pattern) that needs no permission prompt.
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",

@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,15 +22,10 @@ import psutil
 import pytest
 
 from model.evaluation.results import read_results
+from testbed.server import free_port
 from tests.integration.ray_cluster import ROOT, environment, make_images, run_screen
 
 RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ def head() -> Iterator[Head]:
     which would stop every Ray on the machine, the test session's own included)."""
     if not Path(RAY).is_file():
         pytest.fail(f"{RAY} is missing: install the cluster requirements (pip install -r requirements-ray.txt)")
-    port, dashboard = _free_port(), _free_port()
+    port, dashboard = free_port(), free_port()
     env = {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
@@ -61,11 +55,11 @@ def head() -> Iterator[Head]:
     # Ports of its own for every server a head starts: a fixed default still held by another Ray on the machine
     # (the session's local Ray, a cluster test) leaves the job agent down ("No available agent to submit job").
     ports = {
-        "--ray-client-server-port": _free_port(),
-        "--dashboard-agent-listen-port": _free_port(),
-        "--dashboard-agent-grpc-port": _free_port(),
-        "--runtime-env-agent-port": _free_port(),
-        "--metrics-export-port": _free_port(),
+        "--ray-client-server-port": free_port(),
+        "--dashboard-agent-listen-port": free_port(),
+        "--dashboard-agent-grpc-port": free_port(),
+        "--runtime-env-agent-port": free_port(),
+        "--metrics-export-port": free_port(),
     }
     start = [
         RAY, "start", "--head", "--include-dashboard=true", f"--port={port}", f"--dashboard-port={dashboard}",
