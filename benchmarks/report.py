@@ -237,6 +237,48 @@ def _text_header(header: str) -> list[str]:
     return ["", header, "-" * len(header)]
 
 
+def _threshold_change_line(change: dict[str, Any]) -> str:
+    return (
+        f"\nThreshold change: {change['server_ms']['median_ms']:.1f} ms server time (median of {change['changes']}), "
+        f"{change['round_trip_ms']['median_ms']:.1f} ms round trip, {change['model_calls']} model calls"
+    )
+
+
+def _cold_start_line(cold: dict[str, Any]) -> str:
+    return (
+        f"Cold start (warm HF cache, offline): listening {cold['listening_s']:.2f} s, "
+        f"model ready {cold['ready_s']:.2f} s; first start of the revision (engine export) "
+        f"{cold.get('first_ready_s', 0):.2f} s"
+    )
+
+
+def _peer_line(peer: dict[str, Any]) -> str:
+    return (
+        f"App vs the card's snippet in a gr.Interface, {peer['clients']} HTTP clients, {peer['rounds']} "
+        f"interleaved rounds: {peer['app']['images_per_s']} vs {peer['peer']['images_per_s']} images/s, "
+        f"median ratio {peer['app_vs_peer']:.2f}x"
+    )
+
+
+def _nudenet_line(nudenet: dict[str, Any]) -> str:
+    if "error" in nudenet:
+        return f"NudeNet: {nudenet['error']}"
+    return (
+        f"NudeNet {nudenet['version']} vs ours on the same {nudenet['images_per_round']} {nudenet['sizes']}, "
+        f"{nudenet['threads']} threads, one process each: {nudenet['nudenet']['images_per_s']:.2f} vs "
+        f"{nudenet['ours']['images_per_s']:.2f} images/s (another model and task)"
+    )
+
+
+# The optional lines under the API table, in order: the key in results["api"] -> its line.
+_API_LINES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "threshold_change": _threshold_change_line,
+    "cold_start": _cold_start_line,
+    "peer": _peer_line,
+    "nudenet": _nudenet_line,
+}
+
+
 def format_table(results: dict[str, Any]) -> str:
     """The human-readable summary printed at the end of a run."""
     lines: list[str] = []
@@ -314,36 +356,7 @@ def format_table(results: dict[str, Any]) -> str:
                 f"{_cell(p50):>9}{level['max_queue_size']:>11}{level['peak_rss_mb']:>9.0f}"
                 f"{_cell(level['app_cpu_ms_per_image']):>16}{_cell(level['client_cpu_ms_per_image']):>19}"
             )
-    if api.get("threshold_change"):
-        change = api["threshold_change"]
-        lines.append(
-            f"\nThreshold change: {change['server_ms']['median_ms']:.1f} ms server time "
-            f"(median of {change['changes']}), "
-            f"{change['round_trip_ms']['median_ms']:.1f} ms round trip, {change['model_calls']} model calls"
-        )
-    if api.get("cold_start"):
-        cold = api["cold_start"]
-        lines.append(
-            f"Cold start (warm HF cache, offline): listening {cold['listening_s']:.2f} s, "
-            f"model ready {cold['ready_s']:.2f} s; first start of the revision (engine export) "
-            f"{cold.get('first_ready_s', 0):.2f} s"
-        )
-    if api.get("peer"):
-        peer = api["peer"]
-        lines.append(
-            f"App vs the card's snippet in a gr.Interface, {peer['clients']} HTTP clients, {peer['rounds']} "
-            f"interleaved rounds: {peer['app']['images_per_s']} vs {peer['peer']['images_per_s']} images/s, "
-            f"median ratio {peer['app_vs_peer']:.2f}x"
-        )
-    nudenet = api.get("nudenet")
-    if nudenet:
-        lines.append(
-            f"NudeNet: {nudenet['error']}"
-            if "error" in nudenet
-            else f"NudeNet {nudenet['version']} vs ours on the same {nudenet['images_per_round']} {nudenet['sizes']}, "
-            f"{nudenet['threads']} threads, one process each: {nudenet['nudenet']['images_per_s']:.2f} vs "
-            f"{nudenet['ours']['images_per_s']:.2f} images/s (another model and task)"
-        )
+    lines += [describe(api[key]) for key, describe in _API_LINES.items() if api.get(key)]
     if results.get("engines"):
         lines += ["", format_engines(results["engines"]), f"Engine in use: {results['engines']['in_use']}"]
     lines.append("")

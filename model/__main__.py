@@ -15,6 +15,16 @@ from .evaluation.metrics import DEFAULT_TARGET_PRECISION, DEFAULT_TARGET_RECALL
 from .thresholds import DEFAULT_THRESHOLD, check_threshold, verdict
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"NSFW when score >= threshold (default {DEFAULT_THRESHOLD:g})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m model",
@@ -23,14 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         "labelled set or a results file: `python -m model evaluate --help`.",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC files")
-    parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
+    _add_model_options(parser)
     parser.add_argument("--device", help="auto (default: NSFW_DEVICE, else CUDA if present), cpu, cuda, cuda:N, mps")
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=DEFAULT_THRESHOLD,
-        help=f"NSFW when score >= threshold (default {DEFAULT_THRESHOLD:g})",
-    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
 
@@ -40,13 +44,7 @@ SUBCOMMANDS = ("screen", "evaluate")
 
 
 def _add_ray_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="Hub id, id@revision, or local folder (default: NSFW_MODEL or the Marqo model)")
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=DEFAULT_THRESHOLD,
-        help=f"NSFW when score >= threshold (default {DEFAULT_THRESHOLD:g})",
-    )
+    _add_model_options(parser)
     parser.add_argument("--address", help="Ray cluster to run on (default: RAY_ADDRESS, else a local Ray)")
     parser.add_argument(
         "--actors",
@@ -58,25 +56,35 @@ def _add_ray_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 
+def _job_parser(command: str, description: str, sources: str, out: str, out_help: str) -> argparse.ArgumentParser:
+    """A job's parser with its SOURCE arguments and --out; the Ray options come last (`_add_ray_options`)."""
+    parser = argparse.ArgumentParser(prog=f"python -m model {command}", description=description)
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help=sources)
+    parser.add_argument("--out", default=out, help=out_help)
+    return parser
+
+
 def build_screen_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m model screen",
-        description="Classify folders, files, globs, .zip archives or manifests on Ray Data; one row per file.",
+    parser = _job_parser(
+        "screen",
+        "Classify folders, files, globs, .zip archives or manifests on Ray Data; one row per file.",
+        "folder, file, glob, .zip or manifest",
+        "results.parquet",
+        "results file: .parquet (default), .csv or .jsonl",
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="folder, file, glob, .zip or manifest")
-    parser.add_argument("--out", default="results.parquet", help="results file: .parquet (default), .csv or .jsonl")
     parser.add_argument("--resume", action="store_true", help="keep the rows already in --out; classify the rest")
     _add_ray_options(parser)
     return parser
 
 
 def build_evaluate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m model evaluate",
-        description="Evaluate on labelled images (nsfw/sfw folders or a manifest's label column) or results files.",
+    parser = _job_parser(
+        "evaluate",
+        "Evaluate on labelled images (nsfw/sfw folders or a manifest's label column) or results files.",
+        "labelled images, or results files",
+        "report.json",
+        "the JSON report (default report.json)",
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="labelled images, or results files")
-    parser.add_argument("--out", default="report.json", help="the JSON report (default report.json)")
     parser.add_argument("--scores", help="also write the scores of labelled images to this results file")
     parser.add_argument(
         "--html", help="also write the report as one self-contained HTML page for people (no images in it)"

@@ -12,6 +12,7 @@ from model.evaluation.review import count_decisions, review_outcome
 from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, Decision, check_band
 
 from .cards import empty_note, error_note
+from .controls import band_sliders
 from .errors import user_message
 
 __all__ = [
@@ -196,8 +197,7 @@ def band_panel(
     None) from the state's value.
     """
     with gr.Accordion("Review band: allow / review / block", open=False, elem_id=elem_id):
-        low = gr.Slider(0.0, 1.0, value=allow_below, step=0.01, label="Allow below", elem_id=f"{elem_id}-allow")
-        high = gr.Slider(0.0, 1.0, value=block_above, step=0.01, label="Block at or above", elem_id=f"{elem_id}-block")
+        low, high = band_sliders(f"{elem_id}-allow", f"{elem_id}-block", allow_below, block_above)
         counts = gr.HTML(_BAND_EMPTY, elem_id=f"{elem_id}-counts", padding=False)
 
     def render(value: Any, allow: float, block: float) -> str:

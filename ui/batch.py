@@ -8,9 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -22,13 +20,15 @@ from model.inputs.archives import ArchiveLimits
 from model.tasks.pipeline import FileResult, classify_uploads
 from model.thresholds import DEFAULT_THRESHOLD
 
+from . import controls
 from .announce import live_region
 from .band import band_panel
 from .cards import empty_note, error_note
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
-from .report_files import blurred, gallery_height, model_record, write_report
+from .report_files import blurred, file_stamp, model_record, write_report
+from .upload import progress_reporter, upload_names
 
 __all__ = ["ELEM_ID", "LINKED_SLIDERS", "TITLE", "BatchRun", "add_api", "batch_json", "build", "classify_batch"]
 
@@ -40,7 +40,6 @@ ELEM_ID = "batch-tab"
 LINKED_SLIDERS = {"threshold": "batch-threshold"}
 #: The gallery shows previews of the first this many images (the table and downloads list every file).
 PREVIEW_LIMIT = 48
-GALLERY_COLUMNS = 5
 HEADERS = ["File", "NSFW score", "Verdict", "Note"]
 
 _EMPTY = empty_note(
@@ -59,29 +58,18 @@ class BatchRun:
     previews: dict[str, Image.Image] = field(default_factory=dict)
 
 
-def _names(files: Sequence[str]) -> list[str]:
-    # Gradio keeps an upload's own name as the last part of its cache path.
-    return [Path(file).name for file in files]
-
-
 def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress | None = None) -> BatchRun:
     """Classify every uploaded file (zips opened as archives) once; the scores are kept, the threshold applied later."""
     if not files:
         raise gr.Error("No files were given. Add images or .zip archives first.", title="Nothing to classify")
     classifier = loader.wait()
     started = time.perf_counter()
-    if progress is not None:
-        progress(0, desc="Opening the upload")
-
-    def report(done: int, total: int) -> None:
-        if progress is not None:
-            progress((done, total), desc="Classifying", unit="images")
-
+    report = progress_reporter(progress, "Classifying")
     batch = classify_uploads(
         classifier,
         list(files),
         ArchiveLimits.from_settings(classifier.settings),
-        names=_names(files),
+        names=upload_names(files),
         progress=report,
         previews=PREVIEW_LIMIT,
     )
@@ -134,7 +122,7 @@ def _gallery(batch: BatchRun, threshold: float) -> list[tuple[Image.Image, str]]
 
 
 def _downloads(batch: BatchRun, threshold: float) -> tuple[str, str]:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = file_stamp()
     report = batch_report(batch.results, threshold, batch.model)
     return (
         write_report(f"nsfw-batch-{stamp}.csv", batch_csv(batch.results, threshold, batch.model)),
@@ -157,7 +145,7 @@ def render(batch: BatchRun | None, threshold: float) -> tuple[Any, ...]:
     return (
         _summary_html(batch, threshold),
         gr.Dataframe(value=_rows(batch, threshold), headers=HEADERS, visible=True),
-        gr.Gallery(value=gallery, visible=bool(gallery), height=gallery_height(len(gallery), GALLERY_COLUMNS)),
+        controls.gallery_update(gallery),
         gr.DownloadButton(value=csv_path, visible=True),
         gr.DownloadButton(value=json_path, visible=True),
     )
@@ -202,21 +190,10 @@ def build(loader: ModelLoader) -> None:
     state = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=280):
-            files = gr.File(
-                file_count="multiple",
-                label="Images or .zip archives",
-                elem_id="batch-files",
-                height=220,
-            )
+            files = controls.files_input("Images or .zip archives", "batch-files", 220)
             button = gr.Button("Classify all", variant="primary", elem_id="batch-run")
-            threshold = gr.Slider(
-                0.0,
-                1.0,
-                value=DEFAULT_THRESHOLD,
-                step=0.01,
-                label="Threshold",
-                info="NSFW when the score is at or above it. Moving it re-labels the same scores.",
-                elem_id="batch-threshold",
+            threshold = controls.threshold_slider(
+                "batch-threshold", "NSFW when the score is at or above it. Moving it re-labels the same scores."
             )
             gr.Markdown(
                 "JPEG, PNG, WebP, GIF, BMP, AVIF or HEIC images, and .zip archives (folders inside are fine). "
@@ -242,34 +219,21 @@ def build(loader: ModelLoader) -> None:
                 column_widths=["38%", "14%", "12%", "36%"],
                 elem_id="batch-table",
             )
-            gallery = gr.Gallery(
-                label="Previews (NSFW blurred)",
-                show_label=False,
-                columns=GALLERY_COLUMNS,
-                fit_columns=False,
-                object_fit="cover",
-                visible=False,
-                elem_id="batch-gallery",
-            )
+            gallery = controls.preview_gallery("Previews (NSFW blurred)", "batch-gallery")
 
     views = [summary, table, gallery, csv_download, json_download]
     follow_band(summary)
-    button.click(
+    controls.run_then_announce(
+        button,
         partial(classify, loader),
         [files, threshold],
-        [state, *views],
-        api_visibility="private",
-        show_progress="full",
-        show_progress_on=[summary],
-    ).then(batch_done, [state, threshold], announcement, api_visibility="private", queue=False, show_progress="hidden")
-    threshold.change(
-        rethreshold,
-        [state, threshold],
+        state,
         views,
-        api_visibility="private",
-        show_progress="hidden",
-        trigger_mode="always_last",
+        batch_done,
+        [state, threshold],
+        announcement,
     )
+    controls.rerender_on([threshold.change], rethreshold, [state, threshold], views)
 
 
 def classify_batch(
@@ -309,13 +273,7 @@ def add_api(loader: ModelLoader) -> None:
     """`/classify_batch` (files, threshold) on hidden components of its own; call inside the app's Blocks."""
     with gr.Group(visible=False):
         files = gr.File(file_count="multiple", label="files")
-        threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
-        result = gr.JSON(label="result")
-    gr.on(
-        [],
-        bind(classify_batch, loader),
-        [files, threshold],
-        result,
-        api_name="classify_batch",
-        api_description=classify_batch.__doc__,
+        threshold = controls.api_threshold()
+    controls.add_endpoint(
+        bind(classify_batch, loader), [files, threshold], "classify_batch", description=classify_batch.__doc__
     )

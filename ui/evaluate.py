@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from model import ConfigurationError, check_threshold
 from model.evaluation.chain import EvaluatedSet, evaluate_scores
 from model.evaluation.html_report import evaluation_html
 from model.evaluation.metrics import (
+    CHOICE_NAMES,
     DEFAULT_TARGET_PRECISION,
     DEFAULT_TARGET_RECALL,
     Curves,
@@ -35,14 +35,15 @@ from model.inputs.images import ImageLimits
 from model.tasks.pipeline import LabelledScores, load_previews, score_labelled
 from model.thresholds import DEFAULT_THRESHOLD
 
-from . import plots
+from . import controls, plots
 from .announce import live_region
 from .band import band_panel
 from .cards import empty_note, error_note
 from .errors import user_errors, user_message
 from .loader import ModelLoader
 from .mcp import bind
-from .report_files import blurred, gallery_height, model_record, write_report
+from .report_files import blurred, file_stamp, model_record, write_report
+from .upload import progress_reporter, upload_names
 
 __all__ = ["ELEM_ID", "LINKED_SLIDERS", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
 
@@ -56,17 +57,10 @@ LINKED_SLIDERS = {"threshold": "evaluate-threshold"}
 PREVIEW_LIMIT = 24
 #: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.
 TABLE_LIMIT = 1000
-GALLERY_COLUMNS = 5
 #: With "Include thumbnails", the HTML report shows previews of this many most confidently wrong files.
 REPORT_THUMBNAILS = 100
 #: Recommendations with a "use" button, in the order shown.
-_CHOICES = ("f1_max", "target_precision", "target_recall", "target_precision_at_prevalence")
-_CHOICE_NAMES = {
-    "f1_max": "best F1",
-    "target_precision": "target precision",
-    "target_recall": "target recall",
-    "target_precision_at_prevalence": "Target precision in real traffic",
-}
+_USABLE = ("f1_max", "target_precision", "target_recall")
 
 _EMPTY = empty_note(
     "Upload a .zip whose images sit under folders named <b>nsfw</b> and <b>sfw</b> (any case, at any depth), or "
@@ -129,10 +123,6 @@ def read_options(
     )
 
 
-def _names(files: Sequence[str]) -> list[str]:
-    return [Path(file).name for file in files]
-
-
 def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress | None = None) -> EvaluationRun:
     """Score every labelled image once; metrics at any threshold are then computed from the stored scores."""
     if not files:
@@ -141,15 +131,9 @@ def run(loader: ModelLoader, files: Sequence[str] | None, progress: gr.Progress 
         return _results_run(files[0])
     classifier = loader.wait()
     started = time.perf_counter()
-    if progress is not None:
-        progress(0, desc="Opening the upload")
-
-    def report(done: int, total: int) -> None:
-        if progress is not None:
-            progress((done, total), desc="Scoring", unit="images")
-
+    report = progress_reporter(progress, "Scoring")
     limits = ArchiveLimits.from_settings(classifier.settings)
-    names = _names(files)
+    names = upload_names(files)
     scores = score_labelled(classifier, list(files), limits, names=names, progress=report)
     curves = compute_curves(scores.labels, scores.scores)
     seconds = time.perf_counter() - started
@@ -261,7 +245,7 @@ def recommendations_html(evaluation: Evaluation) -> str:
     head = "<th>Goal</th><th>Threshold</th><th>Precision</th><th>Recall</th><th>F1</th><th>FPR</th>"
     head += f"<th>Precision at {100 * evaluation.prevalence:g}%</th>" if weighted else ""
     rows = []
-    for key in _CHOICES:
+    for key in CHOICE_NAMES:
         choice = evaluation.recommended.get(key)
         if choice is None:
             continue
@@ -306,7 +290,7 @@ def report_page(state: EvaluationRun, evaluated: EvaluatedSet, thumbnails: bool)
 
 
 def _downloads(state: EvaluationRun, evaluated: EvaluatedSet, thumbnails: bool) -> tuple[str, str, str, str]:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = file_stamp()
     evaluation, rows = evaluated.evaluation, evaluated.outcomes
     return (
         write_report(f"nsfw-evaluation-{stamp}.json", json.dumps(evaluated.report, indent=2, allow_nan=False)),
@@ -336,9 +320,9 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
         if (image := state.previews.get(row.file)) is not None
     ]
     buttons = []
-    for key in ("f1_max", "target_precision", "target_recall"):
+    for key in _USABLE:
         choice = evaluation.recommended.get(key)
-        label = f"Use {_CHOICE_NAMES[key]} ({choice.rounded():.3f})" if choice else ""
+        label = f"Use {CHOICE_NAMES[key].lower().replace('f1', 'F1')} ({choice.rounded():.3f})" if choice else ""
         buttons.append(gr.Button(label, visible=choice is not None))
     json_path, files_csv, metrics_path, html_path = _downloads(state, evaluated, options.thumbnails)
     # "str" table cells are shown as text: names that anyone can choose are never run as HTML.
@@ -357,7 +341,7 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
             visible=True,
             label=f"Misclassified at {options.threshold:.3f}: {len(wrong):,}{shown}",
         ),
-        gr.Gallery(value=gallery, visible=bool(gallery), height=gallery_height(len(gallery), GALLERY_COLUMNS)),
+        controls.gallery_update(gallery),
         gr.Dataframe(value=skipped_rows or [["(none)", ""]], visible=True, label=f"Skipped: {len(skipped_rows)}"),
         gr.DownloadButton(value=json_path, visible=True),
         gr.DownloadButton(value=files_csv, visible=True),
@@ -390,39 +374,24 @@ def start(
         return (None, *_error_views(error))
 
 
-def rerender(
-    state: EvaluationRun | None,
-    threshold: float,
-    target_precision: float | None,
-    target_recall: float | None,
-    prevalence_percent: float | None,
-    thumbnails: bool = False,
-) -> tuple[Any, ...]:
+def rerender(state: EvaluationRun | None, *controls: Any) -> tuple[Any, ...]:
     """A threshold, target, prevalence or the thumbnails box changed: re-evaluate the stored scores (the model does
-    not run)."""
+    not run). `controls` are the option controls' values, as `read_options` takes them."""
     if state is None:
         return tuple(gr.skip() for _ in range(OUTPUTS))
     try:
-        options = read_options(threshold, target_precision, target_recall, prevalence_percent, thumbnails)
-        return render(state, options)
+        return render(state, read_options(*controls))
     except Exception as error:
         return _error_views(error)
 
 
-def use_choice(
-    key: str,
-    state: EvaluationRun | None,
-    threshold: float,
-    target_precision: float | None,
-    target_recall: float | None,
-    prevalence_percent: float | None,
-    thumbnails: bool = False,
-) -> Any:
-    """A "use" button: move the slider to that recommendation (rounded without changing any prediction)."""
+def use_choice(key: str, state: EvaluationRun | None, *controls: Any) -> Any:
+    """A "use" button: move the slider to that recommendation (rounded without changing any prediction).
+    `controls` are the option controls' values, as `read_options` takes them."""
     if state is None:
         return gr.skip()
     try:
-        options = read_options(threshold, target_precision, target_recall, prevalence_percent)
+        options = read_options(*controls)
     except ConfigurationError:
         return gr.skip()
     choice = _evaluate(state, options).recommended.get(key)
@@ -441,44 +410,27 @@ def evaluation_done(run: EvaluationRun | None) -> str:
     )
 
 
+def _target_number(value: float, label: str, elem_id: str) -> gr.Number:
+    return gr.Number(value, label=label, minimum=0, maximum=1, step=0.01, elem_id=elem_id)
+
+
 def build(loader: ModelLoader) -> None:
     """Lay out the tab (upload and options left, results right), then wire its events."""
     state = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=280):
-            files = gr.File(
-                file_count="multiple",
-                label="Labelled .zip, images + a CSV manifest, or a results file",
-                elem_id="evaluate-files",
-                height=200,
+            files = controls.files_input(
+                "Labelled .zip, images + a CSV manifest, or a results file", "evaluate-files", 200
             )
             button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
-            threshold = gr.Slider(
-                0.0,
-                1.0,
-                value=DEFAULT_THRESHOLD,
+            threshold = controls.threshold_slider(
+                "evaluate-threshold",
+                "NSFW when the score is at or above it. Moving it re-computes every number from the same scores.",
                 step=0.001,
-                label="Threshold",
-                info="NSFW when the score is at or above it. Moving it re-computes every number from the same scores.",
-                elem_id="evaluate-threshold",
             )
             with gr.Row():
-                target_precision = gr.Number(
-                    DEFAULT_TARGET_PRECISION,
-                    label="Target precision",
-                    minimum=0,
-                    maximum=1,
-                    step=0.01,
-                    elem_id="target-precision",
-                )
-                target_recall = gr.Number(
-                    DEFAULT_TARGET_RECALL,
-                    label="Target recall",
-                    minimum=0,
-                    maximum=1,
-                    step=0.01,
-                    elem_id="target-recall",
-                )
+                target_precision = _target_number(DEFAULT_TARGET_PRECISION, "Target precision", "target-precision")
+                target_recall = _target_number(DEFAULT_TARGET_RECALL, "Target recall", "target-recall")
             prevalence = gr.Number(
                 None,
                 label="Expected NSFW share of real traffic, % (optional)",
@@ -516,8 +468,7 @@ def build(loader: ModelLoader) -> None:
             recommended = gr.HTML("", visible=False, elem_id="evaluate-recommended")
             with gr.Row():
                 use_buttons = [
-                    gr.Button(visible=False, size="sm", elem_id=f"use-{key.replace('_', '-')}")
-                    for key in ("f1_max", "target_precision", "target_recall")
+                    gr.Button(visible=False, size="sm", elem_id=f"use-{key.replace('_', '-')}") for key in _USABLE
                 ]
             with gr.Row():
                 pr_plot = gr.Plot(visible=False, show_label=False, elem_id="plot-pr")
@@ -534,14 +485,8 @@ def build(loader: ModelLoader) -> None:
                 wrap=True,
                 elem_id="evaluate-misclassified",
             )
-            wrong_gallery = gr.Gallery(
-                label="Misclassified, most confidently wrong first (blurred)",
-                show_label=False,
-                columns=GALLERY_COLUMNS,
-                fit_columns=False,
-                object_fit="cover",
-                visible=False,
-                elem_id="evaluate-gallery",
+            wrong_gallery = controls.preview_gallery(
+                "Misclassified, most confidently wrong first (blurred)", "evaluate-gallery"
             )
             # Hidden by the stylesheet until the table in it is shown (the empty tab has nothing skipped).
             with gr.Accordion("Skipped files", open=False, elem_id="evaluate-skipped-box"):
@@ -574,24 +519,11 @@ def build(loader: ModelLoader) -> None:
     ]
     options = [threshold, target_precision, target_recall, prevalence, thumbnails]
     follow_band(summary)
-    button.click(
-        partial(start, loader),
-        [files, *options],
-        [state, *views],
-        api_visibility="private",
-        show_progress="full",
-        show_progress_on=[summary],
-    ).then(evaluation_done, state, announcement, api_visibility="private", queue=False, show_progress="hidden")
-    gr.on(
-        [threshold.change, target_precision.change, target_recall.change, prevalence.change, thumbnails.change],
-        rerender,
-        [state, *options],
-        views,
-        api_visibility="private",
-        show_progress="hidden",
-        trigger_mode="always_last",
+    controls.run_then_announce(
+        button, partial(start, loader), [files, *options], state, views, evaluation_done, [state], announcement
     )
-    for key, use in zip(("f1_max", "target_precision", "target_recall"), use_buttons, strict=True):
+    controls.rerender_on([option.change for option in options], rerender, [state, *options], views)
+    for key, use in zip(_USABLE, use_buttons, strict=True):
         use.click(partial(use_choice, key), [state, *options], threshold, api_visibility="private", queue=False)
 
 
@@ -636,16 +568,13 @@ def add_api(loader: ModelLoader) -> None:
     """`/evaluate` (zip file, threshold, then optional targets and prevalence) on hidden components of its own."""
     with gr.Group(visible=False):
         zip_file = gr.File(label="zip_file")
-        threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
+        threshold = controls.api_threshold()
         target_precision = gr.Number(DEFAULT_TARGET_PRECISION, label="target_precision")
         target_recall = gr.Number(DEFAULT_TARGET_RECALL, label="target_recall")
         prevalence = gr.Number(None, label="prevalence")
-        result = gr.JSON(label="result")
-    gr.on(
-        [],
+    controls.add_endpoint(
         bind(evaluate_set, loader, "evaluate"),
         [zip_file, threshold, target_precision, target_recall, prevalence],
-        result,
-        api_name="evaluate",
-        api_description=evaluate_set.__doc__,
+        "evaluate",
+        description=evaluate_set.__doc__,
     )

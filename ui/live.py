@@ -15,11 +15,11 @@ from typing import Any
 import gradio as gr
 
 from model import check_band, decide, decode_image
-from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE
 
 from .announce import WATCH_DECISION
 from .band import band_chart, decision_card, score_series
 from .cards import empty_card, error_card
+from .controls import band_sliders
 from .errors import user_message
 from .loader import ModelLoader
 from .upload import upload_source
@@ -98,12 +98,7 @@ def build(loader: ModelLoader) -> None:
                 elem_id="live-input",
                 height=320,
             )
-            allow_below = gr.Slider(
-                0.0, 1.0, value=DEFAULT_ALLOW_BELOW, step=0.01, label="Allow below", elem_id="live-allow"
-            )
-            block_above = gr.Slider(
-                0.0, 1.0, value=DEFAULT_BLOCK_ABOVE, step=0.01, label="Block at or above", elem_id="live-block"
-            )
+            allow_below, block_above = band_sliders("live-allow", "live-block")
             gr.Markdown(
                 f"About {1 / STREAM_EVERY:g} frames a second are sent; when the model is busy, older frames are "
                 "dropped, never queued. Frames are classified in memory and not kept.",

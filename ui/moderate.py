@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -14,7 +13,7 @@ import gradio as gr
 from PIL import Image, ImageDraw
 
 from model import check_band, check_threshold
-from model.evaluation.reports import ModelRecord
+from model.evaluation.reports import ModelRecord, created_now
 from model.evaluation.result_cards import moderation_card
 from model.inputs.images import decode_image
 from model.inputs.previews import blurred
@@ -24,11 +23,12 @@ from model.thresholds import DEFAULT_ALLOW_BELOW, DEFAULT_BLOCK_ABOVE, DEFAULT_T
 
 from .band import band_chart, decision_card, score_series
 from .cards import empty_card, error_card
+from .controls import add_endpoint, band_sliders, threshold_slider
 from .errors import user_errors, user_message
 from .examples import example_buttons
 from .loader import ModelLoader
 from .mcp import bind
-from .report_files import model_record, write_report
+from .report_files import file_stamp, model_record, write_report
 from .upload import upload_source
 from .upload_classification import NO_IMAGE_MESSAGE
 
@@ -205,10 +205,10 @@ def facts_html(result: Moderation) -> str:
 
 def result_file(result: Moderation, low: float, high: float, revealed: bool, made: Made | None) -> str:
     """The result card (one HTML file) as the user sees it now: blurred unless allowed or shown."""
-    created = made.created if made is not None else datetime.now(UTC).replace(microsecond=0).isoformat()
+    created = made.created if made is not None else created_now()
     model = made.model if made is not None else ModelRecord(id="unknown", revision=None)
     card = moderation_card(result.to_json(low, high), result.preview, model, show_image=revealed, created=created)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = file_stamp()
     return write_report(f"nsfw-moderation-{stamp}.html", card)
 
 
@@ -284,7 +284,7 @@ def show(loader: ModelLoader, image: dict[str, Any] | None, scan: bool, *band: A
         card = error_card("Could not moderate", user_message(error, "moderation"))
         # The other views as with no image.
         return (None, False, None, None, card, *render(None, *band, False, None)[1:])
-    made = Made(created=datetime.now(UTC).replace(microsecond=0).isoformat(), model=model_record(loader))
+    made = Made(created=created_now(), model=model_record(loader))
     return (result, False, None, made, *render(result, *band, False, None, made))
 
 
@@ -337,21 +337,9 @@ def build(loader: ModelLoader) -> None:
                 elem_id="moderate-scan",
             )
             mode = gr.Radio([BAND_MODE, SINGLE_MODE], value=BAND_MODE, label="Mode", elem_id="moderate-mode")
-            allow_below = gr.Slider(
-                0.0, 1.0, value=DEFAULT_ALLOW_BELOW, step=0.01, label="Allow below", elem_id="allow-below"
-            )
-            block_above = gr.Slider(
-                0.0, 1.0, value=DEFAULT_BLOCK_ABOVE, step=0.01, label="Block at or above", elem_id="block-above"
-            )
-            threshold = gr.Slider(
-                0.0,
-                1.0,
-                value=DEFAULT_THRESHOLD,
-                step=0.01,
-                label="Threshold",
-                info="Block at or above it, allow below it: no review.",
-                visible=False,
-                elem_id="moderate-threshold",
+            allow_below, block_above = band_sliders("allow-below", "block-above")
+            threshold = threshold_slider(
+                "moderate-threshold", "Block at or above it, allow below it: no review.", visible=False
             )
             example_buttons(image, "Examples", "moderate-examples")
         with gr.Column(scale=6, min_width=300):
@@ -425,21 +413,8 @@ def add_api(loader: ModelLoader) -> None:
         allow_below = gr.Slider(0.0, 1.0, value=DEFAULT_ALLOW_BELOW, label="allow_below")
         block_above = gr.Slider(0.0, 1.0, value=DEFAULT_BLOCK_ABOVE, label="block_above")
         scan = gr.Checkbox(False, label="scan")
-        result = gr.JSON(label="result")
         heatmap = gr.Image(type="pil", format="png", label="heatmap")
-    gr.on(
-        [],
-        bind(moderate_image, loader, "moderate"),
-        [image, allow_below, block_above, scan],
-        result,
-        api_name="moderate",
-        preprocess=False,
+    add_endpoint(
+        bind(moderate_image, loader, "moderate"), [image, allow_below, block_above, scan], "moderate", preprocess=False
     )
-    gr.on(
-        [],
-        bind(explain_image, loader, "explain"),
-        [image],
-        heatmap,
-        api_name="explain",
-        preprocess=False,
-    )
+    add_endpoint(bind(explain_image, loader, "explain"), [image], "explain", output=heatmap, preprocess=False)

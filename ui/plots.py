@@ -12,6 +12,7 @@ from gradio.components.plot import PlotData
 from model.evaluation.metrics import Curves, Evaluation, precision_at_prevalence
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["DescribedPlot", "metrics_by_threshold", "precision_recall", "roc"]
@@ -51,22 +52,21 @@ def _figure(title: str) -> tuple[Figure, object]:
     return figure, axes
 
 
+def _finish(axes: Axes, point: tuple[float, float], threshold: float, legend: str) -> None:
+    """Mark the threshold's `point` (x, y) on a curve and add the legend at `legend`."""
+    axes.plot([point[0]], [point[1]], "o", color=_NSFW, label=f"threshold {threshold:.3f}")
+    axes.legend(fontsize=8, loc=legend)
+
+
 def _precision_recall_figure(curves: Curves, evaluation: Evaluation) -> Figure:
     """Precision against recall, with this set's NSFW share as the no-skill line and the threshold's point."""
     figure, axes = _figure(f"Precision–recall (AP {evaluation.average_precision:.3f})")
     axes.step(curves.pr_recall, curves.pr_precision, where="post", color=_ACCENT, linewidth=1.6)
     baseline = curves.n_nsfw / (curves.n_nsfw + curves.n_sfw)
     axes.axhline(baseline, color=_GREY, linestyle=":", linewidth=1, label=f"no skill ({baseline:.2f})")
-    axes.plot(
-        [evaluation.recall],
-        [evaluation.precision],
-        "o",
-        color=_NSFW,
-        label=f"threshold {evaluation.threshold:.3f}",
-    )
+    _finish(axes, (evaluation.recall, evaluation.precision), evaluation.threshold, "lower left")
     axes.set_xlabel("Recall (NSFW found)", fontsize=9)
     axes.set_ylabel("Precision (flags that are NSFW)", fontsize=9)
-    axes.legend(fontsize=8, loc="lower left")
     return figure
 
 
@@ -75,16 +75,9 @@ def _roc_figure(curves: Curves, evaluation: Evaluation) -> Figure:
     figure, axes = _figure(f"ROC (AUC {evaluation.roc_auc:.3f})")
     axes.plot(curves.roc_fpr, curves.roc_tpr, color=_ACCENT, linewidth=1.6)
     axes.plot([0, 1], [0, 1], color=_GREY, linestyle=":", linewidth=1, label="chance")
-    axes.plot(
-        [evaluation.false_positive_rate],
-        [evaluation.recall],
-        "o",
-        color=_NSFW,
-        label=f"threshold {evaluation.threshold:.3f}",
-    )
+    _finish(axes, (evaluation.false_positive_rate, evaluation.recall), evaluation.threshold, "lower right")
     axes.set_xlabel("False-positive rate (SFW flagged)", fontsize=9)
     axes.set_ylabel("True-positive rate (recall)", fontsize=9)
-    axes.legend(fontsize=8, loc="lower right")
     return figure
 
 

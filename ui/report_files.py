@@ -7,6 +7,7 @@ import logging
 import shutil
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gradio.utils import get_upload_folder
@@ -16,7 +17,7 @@ from model.inputs.previews import blurred
 
 from .loader import ModelLoader
 
-__all__ = ["REPORT_FOLDER", "blurred", "gallery_height", "model_record", "report_root", "write_report"]
+__all__ = ["REPORT_FOLDER", "blurred", "file_stamp", "gallery_height", "model_record", "report_root", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ def _prune(root: Path, now: float) -> None:
 def report_root() -> Path:
     """Where report files go: beside Gradio's uploads, so GRADIO_TEMP_DIR moves both."""
     return Path(get_upload_folder()) / REPORT_FOLDER
+
+
+def file_stamp() -> str:
+    """Now (UTC) as download file names carry it: 20261203-180102."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def write_report(name: str, text: str) -> str:

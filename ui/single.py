@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -13,17 +12,19 @@ import gradio as gr
 from PIL import Image
 
 from model import NSFW, InvalidImageError, check_threshold
+from model.evaluation.reports import created_now
 from model.evaluation.result_cards import CARD_THUMBNAIL_SIDE, classification_card
 from model.tasks.pipeline import make_preview
 from model.thresholds import DEFAULT_THRESHOLD
 
 from .cards import empty_card, error_card
 from .charts import probability_bars, score_chart
+from .controls import add_endpoint, api_threshold, threshold_slider
 from .errors import user_errors, user_message
 from .examples import EXAMPLES, EXAMPLES_DIR, example_buttons
 from .loader import ModelLoader
 from .mcp import bind
-from .report_files import write_report
+from .report_files import file_stamp, write_report
 from .upload import upload_source
 from .upload_classification import Classification, classify_upload, session_of
 
@@ -123,9 +124,9 @@ def result_file(result: Classification, threshold: float, revealed: bool, shown:
         result.to_json(threshold),
         shown.thumbnail if shown is not None else None,
         show_image=revealed,
-        created=shown.created if shown is not None else datetime.now(UTC).replace(microsecond=0).isoformat(),
+        created=shown.created if shown is not None else created_now(),
     )
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = file_stamp()
     return write_report(f"nsfw-result-{stamp}.html", card)
 
 
@@ -150,7 +151,7 @@ def render(
 
 def _shown(loader: ModelLoader, image: dict[str, Any]) -> Shown:
     """The time and a thumbnail for the result card (decoded small again; none if that fails)."""
-    created = datetime.now(UTC).replace(microsecond=0).isoformat()
+    created = created_now()
     try:
         small = make_preview(upload_source(image), loader.wait().limits, CARD_THUMBNAIL_SIDE)
     except (InvalidImageError, OSError):
@@ -231,14 +232,8 @@ def build(loader: ModelLoader) -> None:
             verdict = gr.HTML(
                 _EMPTY_CARD, elem_id="verdict", elem_classes="flush", padding=False, js_on_load=_REVEAL_ON_CLICK
             )
-            threshold = gr.Slider(
-                0.0,
-                1.0,
-                value=DEFAULT_THRESHOLD,
-                step=0.01,
-                label="Threshold",
-                info="NSFW when the score is at or above it. Moving it does not re-run the model.",
-                elem_id="threshold",
+            threshold = threshold_slider(
+                "threshold", "NSFW when the score is at or above it. Moving it does not re-run the model."
             )
             analysis = gr.HTML("", visible=False, elem_id="analysis", elem_classes="flush", padding=False)
             download = gr.DownloadButton("Download result", visible=False, size="sm", elem_id="single-download")
@@ -316,15 +311,12 @@ def add_api(loader: ModelLoader) -> None:
     """`/classify` (image, threshold) on hidden components of its own, so that no layout can change the API."""
     with gr.Group(visible=False):
         image = gr.Image(type="filepath", label="image")
-        threshold = gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
-        result = gr.JSON(label="result")
-    gr.on(
-        [],
+        threshold = api_threshold()
+    add_endpoint(
         bind(classify, loader),
         [image, threshold],
-        result,
-        api_name="classify",
+        "classify",
+        description=classify.__doc__,
         preprocess=False,
         concurrency_limit=CLASSIFY_CONCURRENCY,
-        api_description=classify.__doc__,
     )

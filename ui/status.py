@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from .controls import add_endpoint
 from .loader import ModelLoader
 from .mcp import bind
 
@@ -138,4 +139,4 @@ def add_api(loader: ModelLoader) -> None:
     """`/model_info` (no inputs) on a hidden component of its own."""
     with gr.Group(visible=False):
         info = gr.JSON(label="model info")
-    gr.on([], bind(model_info, loader), None, info, api_name="model_info", api_description=model_info.__doc__)
+    add_endpoint(bind(model_info, loader), None, "model_info", output=info, description=model_info.__doc__)

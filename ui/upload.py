@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -17,13 +17,30 @@ from gradio_client.utils import is_http_url_like
 from model import CorruptImageError
 from model.errors import NotUploadedError
 
-__all__ = ["NOT_UPLOADED_MESSAGE", "refuse_remote_files", "upload_source"]
+__all__ = ["NOT_UPLOADED_MESSAGE", "progress_reporter", "refuse_remote_files", "upload_names", "upload_source"]
 
 #: How Gradio links to a file it serves; such a link to one of our own uploads is read from disk, never fetched.
 _FILE_ROUTE = "/gradio_api/file="
 NOT_UPLOADED_MESSAGE = (
     "Send the image file itself: this server reads only files uploaded to it, never a server path or a URL."
 )
+
+
+def upload_names(files: Sequence[str]) -> list[str]:
+    """The names the user gave their uploads: Gradio keeps each one as the last part of its cache path."""
+    return [Path(file).name for file in files]
+
+
+def progress_reporter(progress: gr.Progress | None, desc: str) -> Callable[[int, int], None]:
+    """Show "Opening the upload" on `progress` now; return the (done, total) callback that shows `desc` per image."""
+    if progress is not None:
+        progress(0, desc="Opening the upload")
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress((done, total), desc=desc, unit="images")
+
+    return report
 
 
 def _uploaded_path(path: str) -> str:

@@ -18,7 +18,7 @@ from PIL import Image
 from ..inputs.previews import blurred
 from ..thresholds import DEFAULT_THRESHOLD, NSFW
 from .chain import EvaluatedSet
-from .metrics import Curves, Evaluation, Outcome, misclassified
+from .metrics import CHOICE_NAMES, Curves, Evaluation, Outcome, misclassified
 
 __all__ = [
     "CHART_POINTS",
@@ -112,13 +112,6 @@ _METRICS = (
         "threshold.",
     ),
 )
-_CHOICE_ORDER = ("f1_max", "target_precision", "target_recall", "target_precision_at_prevalence")
-_CHOICE_NAMES = {
-    "f1_max": "Best F1",
-    "target_precision": "Target precision",
-    "target_recall": "Target recall",
-    "target_precision_at_prevalence": "Target precision in real traffic",
-}
 
 
 def _escape(value: object) -> str:
@@ -306,13 +299,13 @@ def _by_threshold_chart(curves: Curves, evaluation: Evaluation) -> str:
 def _why(evaluation: Evaluation) -> str:
     """Where the threshold came from, and which recommendation (if any) it matches."""
     matches = [
-        _CHOICE_NAMES[key]
-        for key in _CHOICE_ORDER
+        name
+        for key, name in CHOICE_NAMES.items()
         if (choice := evaluation.recommended.get(key)) is not None
         and choice.lower < evaluation.threshold <= choice.threshold
     ]
     goals = [
-        f"{_CHOICE_NAMES[key].lower()} ({choice.goal})"
+        f"{CHOICE_NAMES[key].lower()} ({choice.goal})"
         for key in ("target_precision", "target_recall")
         if (choice := evaluation.recommended.get(key)) is not None
     ]
@@ -385,7 +378,7 @@ def _recommended_table(evaluation: Evaluation) -> str:
     if weighted:
         head += f'<th scope="col" class="number">Precision at {_share(evaluation.prevalence or 0)}</th>'
     rows = []
-    for key in _CHOICE_ORDER:
+    for key in CHOICE_NAMES:
         choice = evaluation.recommended.get(key)
         if choice is None:
             continue
@@ -394,7 +387,7 @@ def _recommended_table(evaluation: Evaluation) -> str:
         if weighted:
             cells.append(choice.precision_at_prevalence)
         rows.append(
-            f'<tr data-choice="{key}"><th scope="row">{_CHOICE_NAMES[key]}</th><td>{goal}</td>'
+            f'<tr data-choice="{key}"><th scope="row">{CHOICE_NAMES[key]}</th><td>{goal}</td>'
             f'<td class="number" data-threshold>{choice.rounded():.3f}</td>'
             + "".join(f'<td class="number">{_number(value)}</td>' for value in cells)
             + "</tr>"

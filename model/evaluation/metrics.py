@@ -26,6 +26,7 @@ from ..errors import ConfigurationError, EvaluationError, MissingLabelsError, Si
 from ..thresholds import NSFW, SFW, check_threshold
 
 __all__ = [
+    "CHOICE_NAMES",
     "DEFAULT_TARGET_PRECISION",
     "DEFAULT_TARGET_RECALL",
     "Confusion",
@@ -89,6 +90,15 @@ class Curves:
     @property
     def n_sfw(self) -> int:
         return int(self.labels.size - self.labels.sum())
+
+
+#: The thresholds `recommend` may return, in the order reports show them, with the names people read.
+CHOICE_NAMES = {
+    "f1_max": "Best F1",
+    "target_precision": "Target precision",
+    "target_recall": "Target recall",
+    "target_precision_at_prevalence": "Target precision in real traffic",
+}
 
 
 @dataclass(frozen=True)

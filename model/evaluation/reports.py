@@ -27,6 +27,7 @@ __all__ = [
     "batch_csv",
     "batch_report",
     "batch_summary",
+    "created_now",
     "curves_record",
     "evaluation_csv",
     "evaluation_report",
@@ -54,7 +55,8 @@ class ModelRecord:
         return {"id": self.id, "revision": self.revision}
 
 
-def _now() -> str:
+def created_now() -> str:
+    """Now as reports state it: UTC, to the second, ISO 8601."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
@@ -115,7 +117,7 @@ def batch_report(
         "summary": batch_summary(results, threshold),
         "model": model.to_dict(),
         "threshold": threshold,
-        "created": created or _now(),
+        "created": created or created_now(),
     }
 
 
@@ -196,7 +198,7 @@ def evaluation_report(
         for row in rows
     ]
     report["model"] = model.to_dict()
-    report["created"] = created or _now()
+    report["created"] = created or created_now()
     if curves is not None:
         report["curves"] = curves_record(curves)
     return report

@@ -71,6 +71,19 @@ def _tab(page: Page, app: AppServer, tab: str, selector: str, upload: Path, done
     page.wait_for_selector(f"{selector}-gallery img")
 
 
+def _evaluate(page: Page, app: AppServer, evaluation: Path) -> None:
+    """Evaluate `evaluation` on the Evaluate tab and wait for its three plots."""
+    _tab(page, app, "Evaluate", "#evaluate", evaluation, "#evaluate-summary [data-state=done]")
+    for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
+        page.wait_for_selector(f"{plot} img")
+
+
+def _screenshot(page: Page, name: str) -> None:
+    """The whole page as docs/screenshots/`name`, once its last changes have settled."""
+    page.wait_for_timeout(400)
+    page.screenshot(path=DOCS / "screenshots" / name, full_page=True)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -98,35 +111,24 @@ def main() -> None:
                 for index, data in enumerate(_crops(example, 4))
             }
             photos.write_bytes(build_zip(members))
-            page = browser.new_page(viewport=LAPTOP)
-            _tab(page, app, "Batch", "#batch", photos, "#batch-summary [data-state=done]")
-            page.wait_for_timeout(400)
-            page.screenshot(path=DOCS / "screenshots" / "batch-tab.png", full_page=True)
-            _tab(page, app, "Evaluate", "#evaluate", evaluation, "#evaluate-summary [data-state=done]")
-            for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
-                page.wait_for_selector(f"{plot} img")
-            page.get_by_text("Skipped files").click()
-            expect(page.locator("#evaluate-skipped")).to_contain_text("eval/README.txt", timeout=30_000)
-            page.wait_for_timeout(400)
-            page.screenshot(path=DOCS / "screenshots" / "evaluate-tab.png", full_page=True)
+            wide = browser.new_page(viewport=LAPTOP)
+            _tab(wide, app, "Batch", "#batch", photos, "#batch-summary [data-state=done]")
+            _screenshot(wide, "batch-tab.png")
+            _evaluate(wide, app, evaluation)
+            wide.get_by_text("Skipped files").click()
+            expect(wide.locator("#evaluate-skipped")).to_contain_text("eval/README.txt", timeout=30_000)
+            _screenshot(wide, "evaluate-tab.png")
             phone = browser.new_page(viewport=PHONE)
             _tab(phone, app, "Batch", "#batch", photos, "#batch-summary [data-state=done]")
-            phone.wait_for_timeout(400)
-            phone.screenshot(path=DOCS / "screenshots" / "batch-tab-mobile.png", full_page=True)
-            _tab(phone, app, "Evaluate", "#evaluate", evaluation, "#evaluate-summary [data-state=done]")
-            for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
-                phone.wait_for_selector(f"{plot} img")
-            phone.wait_for_timeout(400)
-            phone.screenshot(path=DOCS / "screenshots" / "evaluate-tab-mobile.png", full_page=True)
+            _screenshot(phone, "batch-tab-mobile.png")
+            _evaluate(phone, app, evaluation)
+            _screenshot(phone, "evaluate-tab-mobile.png")
             # The dark colour scheme, as a browser set to it shows the page (Gradio follows prefers-color-scheme).
             dark = browser.new_page(viewport=LAPTOP, color_scheme="dark")
             _classify(dark, app, "rocket.jpg")
             dark.screenshot(path=DOCS / "screenshots" / "dark-mode.png", full_page=True)
-            _tab(dark, app, "Evaluate", "#evaluate", evaluation, "#evaluate-summary [data-state=done]")
-            for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
-                dark.wait_for_selector(f"{plot} img")
-            dark.wait_for_timeout(400)
-            dark.screenshot(path=DOCS / "screenshots" / "evaluate-tab-dark.png", full_page=True)
+            _evaluate(dark, app, evaluation)
+            _screenshot(dark, "evaluate-tab-dark.png")
             dark_phone = browser.new_page(viewport=PHONE, device_scale_factor=2, color_scheme="dark")
             _classify(dark_phone, app, "astronaut.png")
             dark_phone.screenshot(path=DOCS / "screenshots" / "dark-mode-mobile.png", full_page=True)

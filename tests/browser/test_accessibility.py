@@ -299,6 +299,9 @@ def test_the_status_panel_passes_axe_core_in_each_state(
     page.goto(status_apps[name].url)
     panel = page.wait_for_selector(f"#model-status [data-status={status}]")
     assert text in panel.inner_text()
+    # The page has rendered (Gradio fills the example buttons after the panel; a server still loading the model can
+    # be slow to): what a user meets, not a half-drawn page.
+    page.locator("#examples").get_by_role("button", name="Example: astronaut").wait_for()
     found = violations_everywhere(page, name, (*LAPTOP_WIDTHS, *PHONE_WIDTHS))
     if status == "ready":  # on a phone the details open from the toggle
         set_width(page, 320)

@@ -90,11 +90,11 @@ def _end_processes_of(token: str) -> None:
         for process in ours:
             with contextlib.suppress(psutil.Error):
                 process.terminate()
-        _, alive = psutil.wait_procs(ours, timeout=20)
+        _, alive = psutil.wait_procs(ours, timeout=5)
         for process in alive:
             with contextlib.suppress(psutil.Error):
                 process.kill()
-        psutil.wait_procs(alive, timeout=20)
+        psutil.wait_procs(alive, timeout=10)
 
 
 def _submit(head: Head, model: Path, *screen: str) -> subprocess.CompletedProcess[str]:
