@@ -55,8 +55,9 @@
     return value >= 0 && value <= 1 ? value : null;
   };
 
-  // Set a slider as a user would; while the tab is first drawn Gradio may put its initial value back, so for a
-  // moment the value from the link is set again where it was (until the user touches anything).
+  // Set a slider as a user would; while the tab is first drawn Gradio may put its initial value back (seconds later
+  // on a slow or busy machine), so for 8 s the value from the link is set again where it was (until the user
+  // touches anything).
   let touched = false;
   for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => (touched = true), true);
   const setSlider = (id, value) => {
@@ -68,7 +69,7 @@
       input.dispatchEvent(new Event("change", { bubbles: true }));
     };
     set();
-    for (const delay of [100, 300, 600, 1000, 2000]) setTimeout(set, delay);
+    for (const delay of [100, 300, 600, 1000, 2000, 3000, 5000, 8000]) setTimeout(set, delay);
   };
 
   const apply = async () => {
