@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from model import Classifier, ClassifierError, ConfigurationError, Settings, load_settings
+from model.runtime.allocator import limit_malloc_arenas
 from model.runtime.zerogpu import on_zerogpu
 from ui import ModelLoader, Tab, batch, evaluate, live, moderate, rest, single, status, theme
 from ui.compression import COMPRESSION
@@ -100,6 +101,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser(os.environ).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    limit_malloc_arenas(os.environ)  # before the server's threads: a lower peak under concurrent requests
     # httpx logs every request URL at INFO, and file URLs carry upload names: keep only sizes and timings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Gradio workarounds (ui/gradio_fixes): /monitoring refresh, cache sweep, lazy sessions, start-up check, MCP.
