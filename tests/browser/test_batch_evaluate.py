@@ -17,7 +17,7 @@ from testbed.images import EXAMPLES
 from testbed.served import ServedApp
 from testbed.zips import build_zip, labelled_zip, tiny_png
 
-from .conftest import open_tab, set_threshold, upload
+from .conftest import LAPTOP, open_tab, set_threshold, upload
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.png"
 #: One line per model run over a batch or a labelled set (ui.batch / ui.evaluate log it).
@@ -181,3 +181,23 @@ def test_evaluate_tab_explains_a_one_class_archive(page, files: dict[str, Path])
     page.locator("#evaluate-run").click()
     error = page.wait_for_selector("#evaluate-summary [data-state=error]", timeout=60_000)
     assert "All 2 labelled images are NSFW: the evaluation needs both classes" in error.inner_text()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_evaluate_plots_follow_the_colour_scheme(browser, app: ServedApp, files: dict[str, Path], scheme) -> None:
+    """The plots are drawn on white; in the dark scheme they must not glare as white boxes on the dark page."""
+    page = browser.new_context(viewport=LAPTOP, color_scheme=scheme).new_page()
+    page.goto(app.url)
+    page.wait_for_selector("#model-status [data-status=ready]")
+    open_tab(page, "Evaluate")
+    upload(page, "#evaluate-files", files["eval.zip"], listed=True)
+    page.locator("#evaluate-run").click()
+    page.wait_for_selector("#evaluate-summary [data-state=done]", timeout=180_000)
+    for plot in ("#plot-pr", "#plot-roc", "#plot-threshold"):
+        image = page.wait_for_selector(f"{plot} img")
+        image.scroll_into_view_if_needed()
+        shown = np.asarray(Image.open(io.BytesIO(image.screenshot())).convert("L"), dtype=np.float64)
+        # Mostly background: light in the light scheme, dark in the dark one; the curves and text stay visible.
+        assert (shown.mean() > 200) if scheme == "light" else (shown.mean() < 60), (plot, scheme, shown.mean())
+        assert shown.std() > 10
+    page.context.close()
