@@ -20,5 +20,8 @@ class Tab(Protocol):
     ELEM_ID: str
     #: The sliders a link to the tab carries: address parameter -> slider elem_id (ui/page_state.js).
     LINKED_SLIDERS: dict[str, str]
+    #: Linked sliders shown only in one choice of a radio: parameter -> (radio elem_id, choice); a link with that
+    #: parameter makes that choice first. Empty for most tabs.
+    LINKED_MODES: dict[str, tuple[str, str]]
 
     def build(self, loader: ModelLoader) -> None: ...

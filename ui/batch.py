@@ -30,7 +30,17 @@ from .mcp import bind
 from .report_files import blurred, file_stamp, model_record, write_report
 from .upload import progress_reporter, upload_names
 
-__all__ = ["ELEM_ID", "LINKED_SLIDERS", "TITLE", "BatchRun", "add_api", "batch_json", "build", "classify_batch"]
+__all__ = [
+    "ELEM_ID",
+    "LINKED_MODES",
+    "LINKED_SLIDERS",
+    "TITLE",
+    "BatchRun",
+    "add_api",
+    "batch_json",
+    "build",
+    "classify_batch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +48,7 @@ TITLE = "Batch"
 ELEM_ID = "batch-tab"
 #: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
 LINKED_SLIDERS = {"threshold": "batch-threshold"}
+LINKED_MODES: dict[str, tuple[str, str]] = {}
 #: The gallery shows previews of the first this many images (the table and downloads list every file).
 PREVIEW_LIMIT = 48
 HEADERS = ["File", "NSFW score", "Verdict", "Note"]

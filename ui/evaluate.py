@@ -45,7 +45,7 @@ from .mcp import bind
 from .report_files import blurred, file_stamp, model_record, write_report
 from .upload import progress_reporter, upload_names
 
-__all__ = ["ELEM_ID", "LINKED_SLIDERS", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
+__all__ = ["ELEM_ID", "LINKED_MODES", "LINKED_SLIDERS", "TITLE", "EvaluationRun", "add_api", "build", "evaluate_set"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ TITLE = "Evaluate"
 ELEM_ID = "evaluate-tab"
 #: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
 LINKED_SLIDERS = {"threshold": "evaluate-threshold"}
+LINKED_MODES: dict[str, tuple[str, str]] = {}
 #: Previews are made for the this many most confidently wrong files; the table lists them all.
 PREVIEW_LIMIT = 24
 #: The misclassified table lists at most this many files (a results file may hold millions); all are in the CSV.

@@ -24,7 +24,7 @@ from .errors import user_message
 from .loader import ModelLoader
 from .upload import upload_source
 
-__all__ = ["ELEM_ID", "HISTORY", "LINKED_SLIDERS", "STREAM_EVERY", "TITLE", "build", "classify_frame"]
+__all__ = ["ELEM_ID", "HISTORY", "LINKED_MODES", "LINKED_SLIDERS", "STREAM_EVERY", "TITLE", "build", "classify_frame"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ TITLE = "Live webcam"
 ELEM_ID = "live-tab"
 #: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
 LINKED_SLIDERS = {"allow_below": "live-allow", "block_above": "live-block"}
+LINKED_MODES: dict[str, tuple[str, str]] = {}
 #: Seconds between frames the browser sends (4 a second); slower machines simply drop the extra ones.
 STREAM_EVERY = 0.25
 #: Seconds of model time one viewer's stream may use before it stops (press record again to continue).

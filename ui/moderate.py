@@ -35,6 +35,7 @@ from .upload_classification import NO_IMAGE_MESSAGE
 __all__ = [
     "ELEM_ID",
     "EXPLAIN_TEXT",
+    "LINKED_MODES",
     "LINKED_SLIDERS",
     "TITLE",
     "add_api",
@@ -49,9 +50,12 @@ logger = logging.getLogger(__name__)
 TITLE = "Moderate"
 ELEM_ID = "moderate-tab"
 #: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
-LINKED_SLIDERS = {"allow_below": "allow-below", "block_above": "block-above"}
+LINKED_SLIDERS = {"allow_below": "allow-below", "block_above": "block-above", "threshold": "moderate-threshold"}
 BAND_MODE = "Review band"
 SINGLE_MODE = "Single threshold"
+#: Parameters shown only in a mode: parameter -> (radio elem_id, the choice that shows its slider). A link with a
+#: threshold opens the single-threshold mode; the address carries the sliders of the mode shown.
+LINKED_MODES = {"threshold": ("moderate-mode", SINGLE_MODE)}
 #: Scores at or above this blur the /explain image, as the single tab blurs an NSFW preview.
 EXPLAIN_BLUR_SCORE = DEFAULT_THRESHOLD
 EXPLAIN_TEXT = (

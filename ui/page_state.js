@@ -1,9 +1,11 @@
 // Links that carry the view (ui/theme.py puts this in the page head, after PAGE_TABS): the open tab and its sliders
-// live in the address, e.g. ?tab=evaluate&threshold=0.42 or ?tab=moderate&allow_below=0.2&block_above=0.8. A link
+// live in the address, e.g. ?tab=evaluate&threshold=0.42 or ?tab=moderate&allow_below=0.2&block_above=0.8 (or
+// ?tab=moderate&threshold=0.6, Moderate's single-threshold mode; the address carries the sliders shown). A link
 // opens that tab with those values; switching tabs and moving a slider rewrite the address (replaceState, so Back
 // still leaves the page). Values out of range or not numbers are ignored. Images and files are never in a link.
 (() => {
-  const TABS = window.PAGE_TABS || []; // [{key, id, title, sliders: {parameter: slider elem_id}}], tabs in order
+  // [{key, id, title, sliders: {parameter: slider elem_id}, modes: {parameter: {radio, choice}}}], tabs in order
+  const TABS = window.PAGE_TABS || [];
   const NAMES = new Set(["tab", ...TABS.flatMap((tab) => Object.keys(tab.sliders))]);
   let applied = false;
 
@@ -59,7 +61,12 @@
   // on a slow or busy machine), so for 8 s the value from the link is set again where it was (until the user
   // touches anything).
   let touched = false;
-  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => (touched = true), true);
+  // Anything the user does counts, typing, pasting or dictating included: trusted events, except those the browser
+  // fires while this script chooses a mode (`ours`).
+  let ours = false;
+  for (const type of ["pointerdown", "keydown", "input"]) {
+    document.addEventListener(type, (event) => event.isTrusted && !ours && (touched = true), true);
+  }
   const setSlider = (id, value) => {
     const set = () => {
       const input = range(id);
@@ -82,6 +89,22 @@
     for (const name of Object.keys(tab.sliders)) {
       const value = parse(params.get(name));
       if (value !== null) values[name] = value;
+    }
+    // A slider shown only in one mode (Moderate's single threshold): choose that mode first, and leave the sliders
+    // that mode hides as they are.
+    const mode = Object.keys(values)
+      .map((name) => tab.modes?.[name])
+      .find(Boolean);
+    if (mode) {
+      const choice = await until(
+        () => document.querySelector(`#${mode.radio} input[type=radio][value="${CSS.escape(mode.choice)}"]`),
+      );
+      if (choice && !choice.checked) {
+        ours = true;
+        choice.click(); // fires the radio's input and change events at once
+        ours = false;
+      }
+      for (const name of Object.keys(values)) if (!tab.modes?.[name]) delete values[name];
     }
     // A band must keep allow_below at or under block_above (with the slider the link leaves as it is).
     if ("allow_below" in tab.sliders && ("allow_below" in values || "block_above" in values)) {
@@ -107,7 +130,7 @@
     params.set("tab", tab.key);
     for (const [name, id] of Object.entries(tab.sliders)) {
       const input = range(id);
-      if (input) params.set(name, input.value);
+      if (input && input.offsetParent !== null) params.set(name, input.value); // shown: a mode may hide it
     }
     const query = `?${params.toString()}`;
     if (query !== location.search) history.replaceState(history.state, "", `${location.pathname}${query}${location.hash}`);

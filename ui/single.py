@@ -33,6 +33,7 @@ __all__ = [
     "ELEM_ID",
     "EXAMPLES",
     "EXAMPLES_DIR",
+    "LINKED_MODES",
     "LINKED_SLIDERS",
     "TITLE",
     "add_api",
@@ -45,6 +46,7 @@ TITLE = "Single image"
 ELEM_ID = "single-tab"
 #: What a link to the tab carries besides the tab: address parameter -> slider elem_id (ui/page_state.js).
 LINKED_SLIDERS = {"threshold": "threshold"}
+LINKED_MODES: dict[str, tuple[str, str]] = {}
 #: /classify requests handled at once: while one forward pass runs, the others decode their images and then share
 #: the next forward pass (model.runtime.microbatch), so concurrent clients get batched inference.
 CLASSIFY_CONCURRENCY = 8

@@ -115,9 +115,15 @@ def footer(delete_cache: tuple[int, int]) -> str:
 
 def page_head(tabs: Sequence[Tab]) -> str:
     """The page's scripts, with what the address may carry per tab: `?tab=<ELEM_ID without "-tab">` and each of
-    the tab's `LINKED_SLIDERS` (parameter name -> slider elem_id)."""
+    the tab's `LINKED_SLIDERS` (parameter name -> slider elem_id), with its `LINKED_MODES` if it has any."""
     config = [
-        {"key": tab.ELEM_ID.removesuffix("-tab"), "id": tab.ELEM_ID, "title": tab.TITLE, "sliders": tab.LINKED_SLIDERS}
+        {
+            "key": tab.ELEM_ID.removesuffix("-tab"),
+            "id": tab.ELEM_ID,
+            "title": tab.TITLE,
+            "sliders": tab.LINKED_SLIDERS,
+            "modes": {name: {"radio": radio, "choice": choice} for name, (radio, choice) in tab.LINKED_MODES.items()},
+        }
         for tab in tabs
     ]
     scripts = (PAGE_FIXES, PAGE_FOCUS, PAGE_STATE)

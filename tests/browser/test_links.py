@@ -125,3 +125,20 @@ def test_a_link_to_the_api_page_opens_it(browser: Browser, app: ServedApp) -> No
     assert "classify_batch" in api_page_shown(page)
     page.wait_for_function("() => location.search.includes('view=api')")
     page.context.close()
+
+
+def test_a_link_with_a_threshold_opens_moderate_in_single_threshold_mode_and_the_mode_is_carried(
+    browser: Browser, app: ServedApp
+) -> None:
+    page = open_link(browser, app, "?tab=moderate&threshold=0.6&allow_below=0.1")
+    page.wait_for_function("() => document.querySelector('#moderate-threshold input[type=range]')?.value === '0.6'")
+    assert page.locator("#moderate-mode").get_by_label("Single threshold").is_checked()
+    assert not page.locator("#allow-below").is_visible()
+    # The address carries the mode's slider, not the band's hidden ones; back in band mode, the band again.
+    set_threshold(page, 0.65, "#moderate-threshold")
+    page.wait_for_function("() => location.search.includes('threshold=0.65')")
+    assert query(page) == {"tab": "moderate", "threshold": "0.65"}
+    page.locator("#moderate-mode").get_by_label("Review band").check()
+    page.wait_for_function("() => !location.search.includes('threshold=')")
+    assert query(page) == {"tab": "moderate", "allow_below": "0.3", "block_above": "0.7"}
+    page.context.close()
