@@ -1,9 +1,12 @@
 """The Moderate and Live webcam tabs in headless Chromium: review band, single-threshold mode, scan, per-frame plot,
-explanation, reveal and the live stream. Each test leaves a screenshot in docs/screenshots/ (regenerated per run)."""
+explanation, reveal and the live stream. Each test leaves a screenshot: in docs/screenshots/ with UPDATE_SCREENSHOTS=1,
+else in a temporary folder (a test run leaves the checkout as it found it)."""
 
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,11 @@ from testbed.zips import build_zip
 
 from .conftest import open_tab, upload
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "nsfw-moderate-screenshots"
+)
 DECISION = "#moderate-decision .verdict"
 INPUT_PREVIEW = "#moderate-input .image-frame img"
 
