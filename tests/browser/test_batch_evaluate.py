@@ -189,6 +189,7 @@ def test_the_evaluate_plots_follow_the_colour_scheme(browser, app: ServedApp, fi
     page = browser.new_context(viewport=LAPTOP, color_scheme=scheme).new_page()
     page.goto(app.url)
     page.wait_for_selector("#model-status [data-status=ready]")
+    page.get_by_role("tab", name="Evaluate").wait_for()  # the tab bar is drawn (a moment after the status panel)
     open_tab(page, "Evaluate")
     upload(page, "#evaluate-files", files["eval.zip"], listed=True)
     page.locator("#evaluate-run").click()
