@@ -111,7 +111,7 @@ def rerender_on(
 
 
 def api_threshold() -> gr.Slider:
-    """The `threshold` input of an endpoint (made inside `add_endpoint`'s hidden group)."""
+    """The `threshold` input of an endpoint, made in the caller's hidden group before `add_endpoint`."""
     return gr.Slider(0.0, 1.0, value=DEFAULT_THRESHOLD, label="threshold")
 
 

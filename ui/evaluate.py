@@ -323,7 +323,8 @@ def render(state: EvaluationRun | None, options: Options) -> tuple[Any, ...]:
     buttons = []
     for key in _USABLE:
         choice = evaluation.recommended.get(key)
-        label = f"Use {CHOICE_NAMES[key].lower().replace('f1', 'F1')} ({choice.rounded():.3f})" if choice else ""
+        name = CHOICE_NAMES[key]
+        label = f"Use {name[0].lower()}{name[1:]} ({choice.rounded():.3f})" if choice else ""
         buttons.append(gr.Button(label, visible=choice is not None))
     json_path, files_csv, metrics_path, html_path = _downloads(state, evaluated, options.thumbnails)
     # "str" table cells are shown as text: names that anyone can choose are never run as HTML.

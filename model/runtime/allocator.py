@@ -4,7 +4,7 @@ serves the next request instead of staying with an idle arena.
 glibc gives a process up to 8 arenas per core, one per thread that meets contention, and keeps what each frees for
 its own later use. The app decodes uploads on Gradio's worker threads and runs the model on the inference threads, so
 under concurrent load each thread's arena keeps its own high-water mark. Two arenas hold the app's peak under 8
-concurrent clients about 170 MB lower at the same throughput (docs/PERFORMANCE.md). The limit is what the environment
+concurrent clients about 145 MB lower at the same throughput (docs/PERFORMANCE.md). The limit is what the environment
 variable `MALLOC_ARENA_MAX` sets, applied from inside the process so that `python app.py` (a Space) gets it too.
 """
 
