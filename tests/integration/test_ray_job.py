@@ -44,14 +44,17 @@ def head() -> Iterator[Head]:
     if not Path(RAY).is_file():
         pytest.fail(f"{RAY} is missing: install the cluster requirements (pip install -r requirements-ray.txt)")
     port, dashboard = free_port(), free_port()
+    # Short: Ray puts unix sockets under it, and their paths may not exceed 107 characters.
+    folder = tempfile.mkdtemp(prefix="rj-", dir="/tmp")
     env = {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(16),
+        # `--temp-dir` alone leaves the dashboard's agents in /tmp/ray, and with them the job's pip environment
+        # (about 7 GB, a CUDA build of torch): a few runs would fill the disk.
+        "RAY_TMPDIR": folder,
     }
-    # Short: Ray puts unix sockets under it, and their paths may not exceed 107 characters.
-    folder = tempfile.mkdtemp(prefix="rj-", dir="/tmp")
     # Ports of its own for every server a head starts: a fixed default still held by another Ray on the machine
     # (the session's local Ray, a cluster test) leaves the job agent down ("No available agent to submit job").
     ports = {
