@@ -369,18 +369,25 @@ def _node_lost(error: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises `Terminated` in the driver's thread, so that it checkpoints like Ctrl-C."""
+def _sigterm_as_interrupt() -> Iterator[Callable[[], None]]:
+    """SIGTERM raises `Terminated` in the driver's thread, so that it checkpoints like Ctrl-C.
+
+    Yields the function that installs the handler: call it once Ray is up, since a local Ray's start installs its
+    own (which exits with status 1). The handler before this block is restored only at its end, after Ray's
+    shutdown, so a SIGTERM during the shutdown is still a `Terminated` (exit 143), never Ray's exit 1."""
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield lambda: None
         return
 
     def handler(signum: int, frame: Any) -> None:
         raise Terminated()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def install() -> None:
+        signal.signal(signal.SIGTERM, handler)
+
+    previous = signal.getsignal(signal.SIGTERM)
     try:
-        yield
+        yield install
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -428,7 +435,8 @@ def screen_rows(
     progress.done = refused.num_rows
     archives = f" and {len(sources.archives)} archive(s)" if sources.archives else ""
     found = f"{len(sources.files) + len(sources.refused):,} file(s){archives}"
-    with ray_session(options.address or settings.ray_address) as nodes, _sigterm_as_interrupt():
+    with _sigterm_as_interrupt() as catch_sigterm, ray_session(options.address or settings.ray_address) as nodes:
+        catch_sigterm()
         plan = plan_actors(nodes, options.actors, options.threads, settings.decode_stage)
         progress.say(f"{progress.total:,} files to classify ({found}) on {describe_nodes(nodes)}: {plan.describe()}")
         try:
