@@ -3,11 +3,13 @@ own (the stand-in as a local folder), so that tests read the model's run count f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from model import Classifier, ModelSource, Settings
 from testbed.browser import CHROMIUM
@@ -24,6 +26,8 @@ LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 #: Longest wait for one classification in the browser (a busy CI machine runs the ViT on CPU).
 RESULT_TIMEOUT_MS = 60_000
+#: Longest wait for one click while opening a tab, before looking again where the tab is.
+TAB_TRY_MS = 3_000
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +57,37 @@ def open_app(browser: Browser, app: ServedApp, viewport: dict[str, int]) -> Page
 
 def open_tab(page: Page, name: str, shown: str | None = None) -> None:
     """Click the tab called `name`, from Gradio's "more" menu when the screen is too narrow to show every tab; with
-    `shown`, wait until that selector is on the page."""
-    tab = page.get_by_role("tab", name=name)
-    if not tab.is_visible():
-        page.locator(".overflow-menu > button").click()
-        tab = page.locator(".overflow-dropdown button", has_text=name)
-    tab.click()
+    `shown`, wait until that selector is on the page.
+
+    Gradio measures the tab bar after the page renders and again whenever its width changes, moving tabs between the
+    bar and the menu; a tab seen in one place can be in the other a moment later. So each try looks afresh and a try
+    that finds the tab gone is repeated until the usual timeout."""
+    deadline = time.monotonic() + RESULT_TIMEOUT_MS / 1000
+    while True:
+        try:
+            _click_tab(page, name)
+            break
+        except PlaywrightTimeoutError:
+            if time.monotonic() > deadline:
+                raise
     if shown is not None:
         page.wait_for_selector(shown)
+
+
+def _click_tab(page: Page, name: str) -> None:
+    tab = page.get_by_role("tab", name=name)
+    more = page.locator(".overflow-menu > button")
+    listed = page.locator(".overflow-dropdown button", has_text=name)
+    if listed.is_visible():  # the menu is open already (a try that lost the race opened it)
+        listed.click(timeout=TAB_TRY_MS)
+    elif tab.is_visible():
+        tab.click(timeout=TAB_TRY_MS)
+    elif more.is_visible():
+        more.click(timeout=TAB_TRY_MS)
+        listed.click(timeout=TAB_TRY_MS)
+    else:  # the bar is between two layouts
+        page.wait_for_timeout(100)
+        raise PlaywrightTimeoutError(f"tab {name!r} is neither in the tab bar nor behind the more button")
 
 
 def upload(page: Page, selector: str, *paths: Path, listed: bool = False) -> None:
