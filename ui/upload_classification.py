@@ -113,8 +113,9 @@ def classify_upload(
         raise EmptyFileError(NO_IMAGE_MESSAGE)
     started = time.perf_counter()
     data = read_upload(source, classifier.limits)
-    key = content_key(data)
-    recent = classifier.recent.get(session, key)
+    # Without a session nothing is reused or kept, so the bytes are not hashed (2 ms for a 3.3 MB photo).
+    key = content_key(data) if session is not None else None
+    recent = classifier.recent.get(session, key) if key is not None else None
     if recent is not None:
         # This session sent the same bytes moments ago: neither the decoder nor the model needs to run again.
         total_ms = 1000 * (time.perf_counter() - started)
@@ -160,5 +161,6 @@ def classify_upload(
         model_id=classifier.info.display_id,
         revision=classifier.info.revision,
     )
-    classifier.recent.put(session, key, result)
+    if key is not None:
+        classifier.recent.put(session, key, result)
     return result
