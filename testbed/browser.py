@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Playwright
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "launch_chromium"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "FAKE_CAMERA_ARGS", "launch_chromium"]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: No sandbox (containers), no GPU, and nothing that reaches out to the network on its own.
@@ -19,6 +19,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+#: A synthetic camera (a moving test pattern) that needs no permission prompt.
+FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 def launch_chromium(playwright: Playwright, *extra_args: str) -> Browser:

@@ -11,6 +11,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import pytest
@@ -18,6 +19,9 @@ import pytest
 from model import Classifier, ModelSource, Settings
 from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 from tests.support.hub_server import HubServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 #: The tiers, cheapest first; each is a folder of tests/ and a marker registered in pyproject.toml.
 TIERS = ("unit", "integration", "api", "browser", "benchmarks")
@@ -78,6 +82,23 @@ def demo() -> gr.Blocks:
     from ui import ModelLoader
 
     return demo_app.build_demo(ModelLoader.failed(ModelNotFoundError("no model in this test"), Settings()))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per session (with a synthetic camera), for the browser tier and the README's fetch
+    snippet: Playwright's sync API holds this thread's event loop while it runs, so a second one cannot start."""
+    from playwright.sync_api import sync_playwright
+
+    from testbed.browser import FAKE_CAMERA_ARGS, launch_chromium
+
+    with sync_playwright() as playwright:
+        try:
+            chromium = launch_chromium(playwright, *FAKE_CAMERA_ARGS)
+        except FileNotFoundError as error:
+            pytest.fail(str(error))
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

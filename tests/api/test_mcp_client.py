@@ -3,7 +3,6 @@ send an image, calls classify and moderate with base64 data URIs, and parses JSO
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -17,6 +16,7 @@ from mcp.client.streamable_http import streamablehttp_client
 from testbed.corpus import gif_claiming, heif
 from testbed.images import EXAMPLES, encode, photo
 from testbed.server import AppServer
+from tests.support.loops import run_coroutine, run_on_own_thread
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TOOLS = {"classify", "moderate", "explain", "classify_batch", "evaluate", "model_info"}
@@ -37,7 +37,7 @@ def with_session(app: AppServer, work: Any) -> Any:
             await session.initialize()
             return await work(session)
 
-    return asyncio.run(session_run())
+    return run_coroutine(session_run())
 
 
 def call(app: AppServer, tool: str, arguments: dict[str, Any]) -> tuple[bool, str]:
@@ -110,5 +110,6 @@ def test_the_readme_mcp_snippet_moderates_a_photo(
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     (tmp_path / "photo.jpg").write_bytes((EXAMPLES / "rocket.jpg").read_bytes())
     monkeypatch.chdir(tmp_path)
-    exec(compile(code.replace("http://127.0.0.1:7860/", app.url + "/"), "README.md", "exec"), {})
+    snippet = compile(code.replace("http://127.0.0.1:7860/", app.url + "/"), "README.md", "exec")
+    run_on_own_thread(exec, snippet, {})  # it calls asyncio.run
     assert capsys.readouterr().out.splitlines()[-1] == "block"  # the stand-in scores rocket.jpg ~0.997

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -20,6 +19,7 @@ from PIL import Image
 
 from testbed.images import EXAMPLES, encode, photo
 from testbed.server import AppServer
+from tests.support.loops import run_coroutine
 
 ROCKET = EXAMPLES / "rocket.jpg"
 KEYS = {"decision", "nsfw_score", "allow_below", "block_above", "tiles", "frames"}
@@ -138,7 +138,7 @@ def test_an_mcp_client_calls_moderate_on_an_uploaded_file(app: AppServer) -> Non
             arguments = {"image": f"{app.url}/gradio_api/file={server_path}", "allow_below": 0.3, "block_above": 0.7}
             return tools, await session.call_tool("moderate", {**arguments, "scan": False})
 
-    tools, result = asyncio.run(call())
+    tools, result = run_coroutine(call())
     assert {"classify", "moderate"} <= set(tools)
     assert not result.isError
     assert json.loads(result.content[0].text)["decision"] == "block"  # JSON text, not a Python repr

@@ -10,9 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
-from testbed.browser import launch_chromium
 from testbed.images import EXAMPLES
 from testbed.server import AppServer
 
@@ -62,30 +61,30 @@ def test_the_readme_httpx_snippet_prints_the_label_and_score(
     assert label in {"NSFW", "SFW"} and 0.0 <= float(score) <= 1.0
 
 
-def test_the_readme_fetch_snippet_classifies_a_blob_in_chromium_on_the_apps_page(app: AppServer) -> None:
+def test_the_readme_fetch_snippet_classifies_a_blob_in_chromium_on_the_apps_page(
+    app: AppServer, browser: Browser
+) -> None:
     snippet = _block("js", "fetch(")
     photo = base64.b64encode((EXAMPLES / "rocket.jpg").read_bytes()).decode()
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = browser.new_page()
-            page.goto(app.url)
-            page.add_script_tag(content=snippet)  # the snippet as written: a global `classify` function
-            result = page.evaluate(
-                """async (encoded) => {
-                    const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
-                    return await classify(new Blob([bytes], { type: "image/jpeg" }), 0.4);
-                }""",
-                photo,
-            )
-            refused = page.evaluate(
-                """async () => {
-                    try { await classify(new Blob(["not an image"], { type: "image/png" })); return null; }
-                    catch (error) { return error.message; }
-                }"""
-            )
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(app.url)
+        page.add_script_tag(content=snippet)  # the snippet as written: a global `classify` function
+        result = page.evaluate(
+            """async (encoded) => {
+                const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+                return await classify(new Blob([bytes], { type: "image/jpeg" }), 0.4);
+            }""",
+            photo,
+        )
+        refused = page.evaluate(
+            """async () => {
+                try { await classify(new Blob(["not an image"], { type: "image/png" })); return null; }
+                catch (error) { return error.message; }
+            }"""
+        )
+    finally:
+        page.context.close()
     _check(result)
     assert result["threshold"] == 0.4
     assert "Unsupported file" in refused  # the error's message, thrown by the snippet

@@ -1,5 +1,6 @@
-"""Headless Chromium (Playwright) against one app per session, served by the test process around a classifier of its
-own (the stand-in as a local folder), so that tests read the model's run count from the code."""
+"""Headless Chromium (Playwright; the session's one browser is `browser` in tests/conftest.py) against one app per
+session, served by the test process around a classifier of its own (the stand-in as a local folder), so that tests
+read the model's run count from the code."""
 
 from __future__ import annotations
 
@@ -8,20 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from model import Classifier, ModelSource, Settings
-from testbed.browser import CHROMIUM
 from testbed.browser import CHROMIUM_ARGS as BASE_ARGS
+from testbed.browser import FAKE_CAMERA_ARGS
 from testbed.served import ServedApp
 
-CHROMIUM_ARGS = [
-    *BASE_ARGS,
-    # A synthetic camera (a moving test pattern) that needs no permission prompt.
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
+CHROMIUM_ARGS = [*BASE_ARGS, *FAKE_CAMERA_ARGS]
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 #: Longest wait for one classification in the browser (a busy CI machine runs the ViT on CPU).
@@ -34,16 +30,6 @@ TAB_TRY_MS = 3_000
 def app(standin_dir: Path) -> Iterator[ServedApp]:
     with ServedApp(Classifier.load(Settings(model=ModelSource(local_dir=str(standin_dir))))) as served:
         yield served
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (make test does) or set CHROMIUM to its path.")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_app(browser: Browser, app: ServedApp, viewport: dict[str, int]) -> Page:

@@ -21,10 +21,11 @@ from model.evaluation.reports import ModelRecord
 from model.evaluation.result_cards import classification_card
 from model.inputs.archives import DEFAULT_ARCHIVE_LIMITS
 from model.tasks.pipeline import load_previews, score_labelled
+from testbed.browser import CHROMIUM
 from testbed.images import EXAMPLES
 from testbed.server import ROOT
 from testbed.standin import COMMIT, REPO_ID, build_standin
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.make_screenshots import _evaluation_set
 from ui.upload_classification import classify_upload
 

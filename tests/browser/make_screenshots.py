@@ -15,11 +15,12 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
+from testbed.browser import CHROMIUM
 from testbed.images import EXAMPLES
 from testbed.server import ROOT, AppServer, launch_app
 from testbed.standin import COMMIT, REPO_ID, build_standin, install_in_cache
 from testbed.zips import build_zip
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, open_tab
+from tests.browser.conftest import CHROMIUM_ARGS, LAPTOP, PHONE, open_tab
 
 DOCS = ROOT / "docs"
 

@@ -3,12 +3,8 @@ and the queue size is a setting."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import pytest
@@ -17,17 +13,11 @@ from gradio.utils import get_upload_folder
 import app as demo_app
 from model import ConfigurationError, CorruptImageError, load_settings
 from model.errors import NotUploadedError
+from tests.support.loops import run_coroutine
 from ui.upload import NOT_UPLOADED_MESSAGE, upload_source
 
 #: Components whose preprocessing only hands over the uploaded file's path (no decoding).
 PATH_ONLY = (gr.File,)
-
-
-def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run `coroutine` on an event loop of its own thread: Playwright's sync API may hold this thread's loop when
-    the browser tests ran earlier in the same session."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def file_inputs(demo: gr.Blocks) -> list[tuple[gr.components.Component, bool]]:
@@ -59,7 +49,7 @@ def test_every_input_refuses_a_url_before_gradio_would_fetch_it(demo: gr.Blocks,
     assert blocks
     for block in blocks.values():
         with pytest.raises(gr.Error, match="Send the image file itself"):
-            run(block.async_move_resource_to_block_cache(url))
+            run_coroutine(block.async_move_resource_to_block_cache(url))
 
 
 def test_a_link_to_an_upload_of_ours_is_read_from_disk_not_fetched(demo: gr.Blocks) -> None:
@@ -69,9 +59,11 @@ def test_a_link_to_an_upload_of_ours_is_read_from_disk_not_fetched(demo: gr.Bloc
     try:
         [block, *_] = [block for block, _ in file_inputs(demo)]
         link = f"https://anyhost.example/gradio_api/file={uploaded}"
-        assert run(block.async_move_resource_to_block_cache(link)) == str(uploaded)
+        assert run_coroutine(block.async_move_resource_to_block_cache(link)) == str(uploaded)
         with pytest.raises(gr.Error, match="Send the image file itself"):
-            run(block.async_move_resource_to_block_cache("https://anyhost.example/gradio_api/file=/etc/passwd"))
+            run_coroutine(
+                block.async_move_resource_to_block_cache("https://anyhost.example/gradio_api/file=/etc/passwd")
+            )
     finally:
         uploaded.unlink()
         uploaded.parent.rmdir()
