@@ -408,7 +408,10 @@ def _quiet_ray_logs() -> None:
     log file in the session's log folder (/tmp/ray/session_latest/logs/ray-data/)."""
     logging.getLogger("ray").setLevel(logging.ERROR)
     for handler in logging.getLogger("ray.data").handlers:
-        if not hasattr(handler, "_try_create_handler"):  # the console handler; the file handler keeps its level
+        # Ray's console handler only: the file handler keeps its level, and Ray Data also hangs the root logger's
+        # handlers here (a host program's own, which are not ours to quiet).
+        is_rays = type(handler).__module__.split(".", 1)[0] == "ray"
+        if is_rays and not hasattr(handler, "_try_create_handler"):
             handler.setLevel(logging.CRITICAL)
 
 

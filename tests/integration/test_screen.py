@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from model.evaluation.reports import ModelRecord
 from model.evaluation.results import SCHEMA, ResultsWriter, read_results, rows_table
 from model.inputs.sources import collect_sources
 from model.jobs.commands import ScreenOptions, _parts_folder, _write_part, run_screen
-from model.jobs.ray_data import Plan, plan_actors
+from model.jobs.ray_data import Plan, _quiet_ray_logs, plan_actors
 from model.runtime.classifier import Prediction
 from model.tasks.pipeline import FileResult
 from testbed.images import EXAMPLES, drawing, encode
@@ -154,6 +155,18 @@ def test_resume_classifies_only_the_files_not_yet_in_the_output_or_its_checkpoin
     assert rows[str(folder / "rocket.jpg")]["nsfw_score"] == 0.654321
     assert 0 <= rows[str(folder / "meme.png")]["nsfw_score"] <= 1
     assert not _parts_folder(out).exists()
+
+
+def test_quieting_rays_console_leaves_a_host_programs_log_handlers_alone() -> None:
+    # Ray Data hangs the root logger's handlers (a program's own, pytest's) on its "ray.data" logger as well.
+    ray_data_logger = logging.getLogger("ray.data")
+    ours = logging.StreamHandler(io.StringIO())
+    ray_data_logger.addHandler(ours)
+    try:
+        _quiet_ray_logs()
+        assert ours.level == logging.NOTSET
+    finally:
+        ray_data_logger.removeHandler(ours)
 
 
 def test_sources_that_do_not_exist_or_outputs_we_cannot_write_are_refused_with_a_message(tmp_path: Path) -> None:
