@@ -137,12 +137,26 @@
   };
 
   // After what the user does (a tab chosen, a slider dragged or typed in, a reset): once Gradio has re-rendered.
+  // What a control shows or hides may come from the server (Moderate's mode), later than any fixed delay on a slow
+  // link or a busy server: for a while after each action, every change to the page writes the address again.
+  const WATCH_MS = 30000;
   let pending = null;
+  let watchUntil = 0;
   const soon = () => {
     clearTimeout(pending);
     pending = setTimeout(write, 150);
   };
-  for (const type of ["click", "input", "change", "keyup"]) document.addEventListener(type, soon, true);
+  const acted = () => {
+    watchUntil = Date.now() + WATCH_MS;
+    soon();
+  };
+  for (const type of ["click", "input", "change", "keyup"]) document.addEventListener(type, acted, true);
+  new MutationObserver(() => Date.now() < watchUntil && soon()).observe(document.documentElement, {
+    subtree: true,
+    childList: true,
+    attributes: true,
+    attributeFilter: ["class", "style", "hidden"],
+  });
 
   // The footer's "API page" link opens Gradio's API panel in place, with Gradio's own button.
   document.addEventListener("click", (event) => {

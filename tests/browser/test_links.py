@@ -142,3 +142,21 @@ def test_a_link_with_a_threshold_opens_moderate_in_single_threshold_mode_and_the
     page.wait_for_function("() => !location.search.includes('threshold=')")
     assert query(page) == {"tab": "moderate", "allow_below": "0.3", "block_above": "0.7"}
     page.context.close()
+
+
+def test_on_a_slow_link_switching_moderates_mode_rewrites_the_address_once_the_sliders_change(
+    browser: Browser, app: ServedApp
+) -> None:
+    # Which sliders a mode shows comes back from the server: 800 ms later on this link, long after the page has
+    # written the address for the click itself.
+    page = open_link(browser, app, "?tab=moderate&threshold=0.6")
+    page.wait_for_function("() => document.querySelector('#moderate-threshold input[type=range]')?.value === '0.6'")
+    page.context.new_cdp_session(page).send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 800, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.locator("#moderate-mode").get_by_label("Review band").check()
+    expect(page.locator("#allow-below")).to_be_visible()
+    page.wait_for_function("() => !location.search.includes('threshold=')", timeout=10_000)
+    assert query(page) == {"tab": "moderate", "allow_below": "0.3", "block_above": "0.7"}
+    page.context.close()
