@@ -38,7 +38,10 @@ _AXE = Axe()
 def blocking_violations(page: Page, context: str | None = None) -> list[str]:
     """One line per critical or serious axe-core finding on the page as it is (or in `context`, a selector): rule,
     impact, first elements."""
-    results = _AXE.run(page, context=context, options=AXE_OPTIONS).response
+    # axe-core is put into the page once (half a megabyte of script), then run as often as the page changes.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(_AXE.axe_script)
+    results = page.evaluate("([context, options]) => axe.run(context ?? document, options)", [context, AXE_OPTIONS])
     found = []
     for violation in results["violations"]:
         if violation["impact"] in BLOCKING:

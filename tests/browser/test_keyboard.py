@@ -44,13 +44,14 @@ def test_arrow_keys_move_between_tabs_and_the_bar_is_one_tab_stop(page: Page) ->
 def pick_with_the_keyboard(page: Page, upload_button: str, *paths: Path) -> None:
     """Focus the upload area, press Enter, choose `paths` in the file picker.
 
-    On a loaded machine the page may still be drawing when the key arrives; the key is pressed again (up to three
-    times) only while focus is on the upload area and no picker opened."""
-    for _ in range(3):
+    On a loaded machine the page may still be drawing when the key arrives; the key is pressed again (up to four
+    times, 5 s apart: a picker opens within the key's own event or not at all) only while focus is on the upload area
+    and no picker opened."""
+    for _ in range(4):
         page.locator(upload_button).focus()
         page.wait_for_function("(selector) => document.activeElement?.matches(selector)", arg=upload_button)
         try:
-            with page.expect_file_chooser(timeout=15_000) as chooser:
+            with page.expect_file_chooser(timeout=5_000) as chooser:
                 page.keyboard.press("Enter")
         except PlaywrightTimeoutError:
             continue

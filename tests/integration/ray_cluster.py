@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model import Classifier
+from model.tasks.pipeline import classify_sources
 from testbed.images import encode, noise_photo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,18 +97,11 @@ def run_screen(
     return Screen(process.returncode, lines, summary)
 
 
-def run_cli(model: Path, paths: list[Path]) -> dict[str, dict[str, Any]]:
-    """`python -m model IMAGE...`: the plain CLI's row per file, to compare with `screen`'s."""
-    result = subprocess.run(
-        [sys.executable, "-m", "model", "--model", str(model), *map(str, paths)],
-        cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
-    return {row["file"]: row for row in map(json.loads, result.stdout.splitlines())}
+def cli_scores(classifier: Classifier, paths: list[Path]) -> dict[str, float]:
+    """The NSFW score `python -m model IMAGE...` prints for each file, computed here by the same function
+    (`classify_sources`) with the session's stand-in classifier (the command line itself: test_cli.py)."""
+    results = classify_sources(classifier, ((str(path), str(path)) for path in paths))
+    return {result.file: result.prediction.nsfw_score for result in results if result.prediction is not None}
 
 
 def rows_done(line: str) -> int:

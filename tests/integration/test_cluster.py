@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from model import Classifier
 from model.errors import ConfigurationError
 from model.evaluation.results import read_results
 from model.jobs.ray_data import Node, plan_actors
-from tests.integration.ray_cluster import cluster, environment, make_images, rows_done, run_cli, run_screen
+from model.thresholds import DEFAULT_THRESHOLD, verdict
+from tests.integration.ray_cluster import cli_scores, cluster, environment, make_images, rows_done, run_screen
 
 ONE_CPU = {"num_cpus": 1}
 
@@ -28,7 +30,7 @@ def two_nodes() -> Iterator[Any]:
 
 
 def test_screen_on_two_one_cpu_nodes_runs_the_model_on_both_with_the_cli_scores(
-    two_nodes: Any, standin_dir: Path, tmp_path: Path
+    two_nodes: Any, standin_dir: Path, classifier: Classifier, tmp_path: Path
 ) -> None:
     paths = make_images(tmp_path / "images", 32)
     out = tmp_path / "results.parquet"
@@ -43,9 +45,9 @@ def test_screen_on_two_one_cpu_nodes_runs_the_model_on_both_with_the_cli_scores(
     assert "2 actor(s) on 2 node(s), each 0.5 CPU" in run.stderr
     rows = {row["file"]: row for row in read_results(out).to_pylist()}
     assert len(rows) == 32
-    for file, expected in run_cli(standin_dir, paths).items():
-        assert rows[file]["nsfw_score"] == pytest.approx(expected["nsfw_score"], abs=1e-6)
-        assert rows[file]["label"] == expected["label"]
+    for file, score in cli_scores(classifier, paths).items():
+        assert rows[file]["nsfw_score"] == pytest.approx(score, abs=1e-6)
+        assert rows[file]["label"] == verdict(score, DEFAULT_THRESHOLD)
 
 
 def test_more_actors_than_the_nodes_hold_are_refused_with_the_reason(

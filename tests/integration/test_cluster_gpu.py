@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from model import Classifier
 from model.evaluation.results import read_results
 from model.jobs.ray_data import plan_actors
 from testbed.images import EXAMPLES
-from tests.integration.ray_cluster import cluster, environment, make_images, run_cli, run_screen
+from tests.integration.ray_cluster import cli_scores, cluster, environment, make_images, run_screen
 
 
-def test_a_gpu_cluster_decodes_in_cpu_tasks_and_scores_like_the_cli(standin_dir: Path, tmp_path: Path) -> None:
+def test_a_gpu_cluster_decodes_in_cpu_tasks_and_scores_like_the_cli(
+    standin_dir: Path, classifier: Classifier, tmp_path: Path
+) -> None:
     paths = make_images(tmp_path / "images", 16)
     broken = tmp_path / "images" / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not a jpeg")
@@ -33,8 +36,8 @@ def test_a_gpu_cluster_decodes_in_cpu_tasks_and_scores_like_the_cli(standin_dir:
     rows = {row["file"]: row for row in read_results(out).to_pylist()}
     assert rows[str(broken)]["nsfw_score"] is None and rows[str(broken)]["error"]
     assert rows[str(photo)]["width"] == 512 and rows[str(photo)]["format"] == "PNG"
-    for file, expected in run_cli(standin_dir, [*paths, photo]).items():
-        assert rows[file]["nsfw_score"] == pytest.approx(expected["nsfw_score"], abs=1e-6)
+    for file, score in cli_scores(classifier, [*paths, photo]).items():
+        assert rows[file]["nsfw_score"] == pytest.approx(score, abs=1e-6)
 
 
 def test_the_decode_stage_is_chosen_by_the_cluster_and_the_setting() -> None:

@@ -39,7 +39,7 @@ class Head:
 def head() -> Iterator[Head]:
     """A local head with the dashboard, 2 CPUs and token authentication (the token in RAY_AUTH_TOKEN), started as
     SCALING.md says (`ray start --head`, which returns once the job agent is up) in a temporary folder of its own, and
-    stopped at the end, even when a test fails, by ending only the processes that carry its token (never `ray stop`,
+    stopped at the end, even when a test fails, by killing only the processes that carry its token (never `ray stop`,
     which would stop every Ray on the machine, the test session's own included)."""
     if not Path(RAY).is_file():
         pytest.fail(f"{RAY} is missing: install the cluster requirements (pip install -r requirements-ray.txt)")
@@ -79,9 +79,10 @@ def head() -> Iterator[Head]:
 
 
 def _end_processes_of(token: str) -> None:
-    """SIGTERM, then SIGKILL, every process started with this head's token in its environment: this head's Ray
-    processes only (Ray renames some of them, so their command lines cannot tell). Swept until none is left, since a
-    raylet that is still up may start an agent again meanwhile."""
+    """SIGKILL every process started with this head's token in its environment: this head's Ray processes only (Ray
+    renames some of them, so their command lines cannot tell), a throwaway head whose folder is removed next, so
+    nothing needs a graceful stop. Swept until none is left, since a raylet that is still up may start an agent
+    again meanwhile."""
     for _ in range(5):
         ours = []
         for process in psutil.process_iter():
@@ -92,12 +93,8 @@ def _end_processes_of(token: str) -> None:
             return
         for process in ours:
             with contextlib.suppress(psutil.Error):
-                process.terminate()
-        _, alive = psutil.wait_procs(ours, timeout=5)
-        for process in alive:
-            with contextlib.suppress(psutil.Error):
                 process.kill()
-        psutil.wait_procs(alive, timeout=10)
+        psutil.wait_procs(ours, timeout=10)
 
 
 def _submit(head: Head, model: Path, *screen: str) -> subprocess.CompletedProcess[str]:
