@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
+# pytest-xdist workers for `make test` (0: one process). Each test file runs whole on one worker, the Ray files all
+# on one (tests/conftest.py).
+TEST_WORKERS ?= 2
 
 .PHONY: run test test-fast lint format bench fuzz clean
 
@@ -37,7 +40,7 @@ format: $(VENV)/.dev
 	$(PY) -m ruff check --fix .
 
 test: $(VENV)/.ray $(CHROMIUM) lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -q tests/unit

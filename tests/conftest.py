@@ -4,9 +4,14 @@ each test is marked with its folder's name (unit, integration, api, browser, ben
 from __future__ import annotations
 
 import os
+import tempfile
 
 # huggingface_hub reads this at import: keep its once-a-day telemetry request off the network (tests stay on loopback).
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Under pytest-xdist (`make test TEST_WORKERS=2`), an upload folder per worker: an app served in one worker empties
+# its folder when it closes, which must not take the other worker's uploads with it. Gradio reads this at import.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ["GRADIO_TEMP_DIR"] = os.path.join(tempfile.gettempdir(), f"gradio-{os.environ['PYTEST_XDIST_WORKER']}")
 
 import logging
 from collections.abc import Iterator
@@ -28,11 +33,70 @@ TIERS = ("unit", "integration", "api", "browser", "benchmarks")
 _TESTS = Path(__file__).resolve().parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: The files that share one local Ray or start Ray clusters: under pytest-xdist they run on one worker, one after
+#: another (two clusters at once on 2 cores trip the tests' stall limits), in this order: the file with a run pinned
+#: to one CPU first, while the other worker starts the benchmark smoke run.
+RAY_FILES = tuple(
+    f"integration/{name}.py"
+    for name in ("test_screen_resilience", "test_cluster", "test_cluster_gpu", "test_evaluate_cli", "test_ray_job",
+                 "test_screen")
+)  # fmt: skip
+#: Folders run whole on one worker: each has a session app (tests/api launches `python app.py`, tests/browser serves
+#: one beside a Chromium) that a second worker would start again.
+SHARED_FOLDERS = ("api", "browser")
+#: The longest units, handed out first under pytest-xdist so that no worker is left with one at the end: the Ray
+#: files (several processes, both cores) beside the units that keep about one core busy (one subprocess at a time,
+#: or waiting on a stalled server), then the browser and API tiers (an app and a browser or client, both cores).
+LONGEST_FIRST = (
+    "ray",
+    "benchmarks/test_benchmark_runs.py",
+    "integration/test_loading_cli.py",
+    "benchmarks/test_load_short.py",
+    "browser",
+    "api",
+)
+
+
+def work_unit(path: Path) -> str:
+    """What pytest-xdist hands one worker whole: "ray" for every Ray file, a folder of `SHARED_FOLDERS`, or else the
+    test file at `path` (its module fixtures, an app, a page, a cluster or the benchmark run, are set up once)."""
+    name = path.relative_to(_TESTS).as_posix()
+    if name in RAY_FILES:
+        return "ray"
+    folder = name.split("/", 1)[0]
+    return folder if folder in SHARED_FOLDERS else name
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         tier = item.path.relative_to(_TESTS).parts[0]
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+    if "PYTEST_XDIST_WORKER" in os.environ:  # each worker collects; the scheduler hands out work in this order
+        rank = {unit: index for index, unit in enumerate(LONGEST_FIRST)}
+        ray_order = {name: index for index, name in enumerate(RAY_FILES)}
+
+        def order(item: pytest.Item) -> tuple[int, int]:
+            name = item.path.relative_to(_TESTS).as_posix()
+            return rank.get(work_unit(item.path), len(rank)), ray_order.get(name, 0)
+
+        items.sort(key=order)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`make test` (`-n 2 --dist loadfile`): each unit of `work_unit` whole on one worker, the longest first.
+    (`--dist loadgroup` would do this with markers, but pytest-xdist 3.8 cannot rename pytest 9's node ids.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(config.rootpath / nodeid.split("::", 1)[0])
+
+    config.option.loadscopereorder = False  # keep the order collected: the longest first
+    return FileScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
