@@ -35,6 +35,7 @@ __all__ = [
     "compare_configurations",
     "threshold_change",
     "throughput",
+    "throughput_rounds",
 ]
 
 logger = logging.getLogger(__name__)
@@ -233,6 +234,33 @@ def throughput(
         "app_cpu_ms_per_image": round(1000 * server_cpu / completed, 1) if completed else None,
         "client_cpu_ms_per_image": round(1000 * client_cpu / completed, 1) if completed else None,
     }
+
+
+def throughput_rounds(
+    server: AppServer,
+    clients: int,
+    images: Sequence[Path],
+    level_seconds: float,
+    caller: type[ApiCaller | HttpCaller | RestCaller],
+    rounds: int,
+) -> dict[str, Any]:
+    """`throughput` run `rounds` times with new clients (so new sessions: no result is reused from a round before).
+
+    Returns the median round (by images/s, the lower middle one for an even count) with every round's images/s in
+    `rounds_images_per_s`; requests sent, completed and failed are summed over the rounds, the largest queue and the
+    peak memory are the largest seen in any round.
+    """
+    levels = [throughput(server, clients, images, level_seconds, caller=caller) for _ in range(max(1, rounds))]
+    ordered = sorted(levels, key=lambda level: level["images_per_s"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["rounds_images_per_s"] = [level["images_per_s"] for level in levels]
+    median["errors"] = sum(level["errors"] for level in levels)
+    median["sent"] = sum(level["sent"] for level in levels)
+    median["completed"] = sum(level["completed"] for level in levels)
+    median["error_examples"] = sorted({example for level in levels for example in level["error_examples"]})[:3]
+    median["max_queue_size"] = max(level["max_queue_size"] for level in levels)
+    median["peak_rss_mb"] = max(level["peak_rss_mb"] for level in levels)
+    return median
 
 
 def _find_threshold_event(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:

@@ -382,7 +382,7 @@ def _throughput_table(
         [
             level["client"],
             level["clients"],
-            _cell(level["images_per_s"], 2),
+            _level_rate(level),
             _cell(level["vs_floor"], 2),
             level["errors"],
             latency(level["latency_ms"]),
@@ -545,6 +545,24 @@ def _timed(stats: dict[str, Any] | None, digits: int = 1) -> str:
     return f"{stats['median_ms']:.{digits}f} ({_spread(stats['min_ms'], stats['max_ms'], digits)})"
 
 
+def _level_rate(level: dict[str, Any], digits: int = 2) -> str:
+    """A throughput level's images/s: the median round with the slowest and fastest in brackets when it ran more
+    than once."""
+    rounds = level.get("rounds_images_per_s") or []
+    if len(rounds) < 2:
+        return _cell(level["images_per_s"], digits)
+    return f"{level['images_per_s']:.{digits}f} ({_spread(min(rounds), max(rounds), digits)})"
+
+
+def _level_clients(name: str, level: dict[str, Any] | None) -> str:
+    """`8 clients 25.26 (23.1–27.0) images/s over 5 rounds; ` for a target's spread ('' without the level)."""
+    if not level:
+        return ""
+    rounds = len(level.get("rounds_images_per_s") or [])
+    over = f" over {rounds} rounds" if rounds > 1 else ""
+    return f"{name} {_level_rate(level)} images/s{over}; "
+
+
 def _engine_rate(entry: dict[str, Any] | None) -> str:
     """An engine's batched images/s over its rounds, slowest to fastest."""
     if not entry:
@@ -561,10 +579,11 @@ def _target_spreads(results: dict[str, Any]) -> dict[str, str]:
     in_use = measured.get(engines.get("in_use", "torch"))
     bf16 = measured.get("openvino bf16") or measured.get("torch bf16")
     roofline = results["floor"]["floor"]["images_per_s"]
-    eight = _level(results, 8)
-    clients = f"8 clients {eight['images_per_s']:.2f} images/s; " if eight else ""
+    clients = _level_clients("8 clients", _level(results, 8))
+    rest = next((level for level in api.get("throughput_rest", []) if level["clients"] == 8), None)
     spreads = {
         "clients_8_vs_engine": f"{clients}engine {_engine_rate(in_use)}",
+        "rest_8_vs_engine": f"{_level_clients('8 /v1 clients', rest)}engine {_engine_rate(in_use)}",
         "clients_8_vs_torch": f"{clients}torch {_engine_rate(measured.get('torch'))}",
         "engine_vs_roofline": f"engine {_engine_rate(in_use)}; roofline {roofline:.2f} images/s",
         "bf16_vs_engine": f"bf16 {_engine_rate(bf16)}; fp32 {_engine_rate(in_use)}",
@@ -577,7 +596,7 @@ def _target_spreads(results: dict[str, Any]) -> dict[str, str]:
         rounds = [app / other for app, other in pairs]
         spreads["app_vs_peer"] = f"{_spread(min(rounds), max(rounds), 2)} over {len(rounds)} rounds"
     forward = f"forward {_spread(latency['bare_forward']['min_ms'], latency['bare_forward']['max_ms'])} ms"
-    for pipeline, name in (("api", "client"), ("api_http", "HTTP")):
+    for pipeline, name in (("api", "client"), ("api_http", "HTTP"), ("api_rest", "/v1")):
         timings = latency.get(pipeline)
         if not timings:
             continue
@@ -588,6 +607,13 @@ def _target_spreads(results: dict[str, Any]) -> dict[str, str]:
         )
         small = timings["small"]
         spreads[f"{pipeline}_small_vs_forward"] = f"{name} {_spread(small['min_ms'], small['max_ms'])} ms; {forward}"
+    ours = latency.get("ours", {}).get("small")
+    rest_small = latency.get("api_rest", {}).get("small")
+    if ours and rest_small:
+        spreads["api_rest_small_vs_ours"] = (
+            f"/v1 {_spread(rest_small['min_ms'], rest_small['max_ms'])} ms; "
+            f"in-process {_spread(ours['min_ms'], ours['max_ms'])} ms"
+        )
     threshold = api.get("threshold_change")
     if threshold:
         server = threshold["server_ms"]

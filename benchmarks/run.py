@@ -202,15 +202,30 @@ def _measure_api(
         for kind, clients in workload.throughput_images:
             images = workload.throughput_images[(kind, clients)]
             caller = api.HttpCaller if kind == "http" else api.ApiCaller
-            with section(f"{kind}_clients_{clients}", "Throughput: %d concurrent %s clients", clients, kind):
-                level = api.throughput(server, clients, images, profile.level_seconds, caller=caller)
+            with section(
+                f"{kind}_clients_{clients}",
+                "Throughput: %d concurrent %s clients, %d rounds",
+                clients,
+                kind,
+                profile.throughput_rounds,
+            ):
+                level = api.throughput_rounds(
+                    server, clients, images, profile.level_seconds, caller, profile.throughput_rounds
+                )
             results["throughput" if kind == "http" else "throughput_gradio_client"].append(level)
         # The JSON API (/v1) at 8 clients, on the images the 8 plain-HTTP clients sent: /v1 keeps no result cache,
         # so the same bytes run the model again.
         clients = max(count for count in profile.clients if count <= 8)
-        with section(f"rest_clients_{clients}", "Throughput: %d concurrent JSON API (/v1) clients", clients):
+        with section(
+            f"rest_clients_{clients}",
+            "Throughput: %d concurrent JSON API (/v1) clients, %d rounds",
+            clients,
+            profile.throughput_rounds,
+        ):
             images = workload.throughput_images[("http", clients)]
-            level = api.throughput(server, clients, images, profile.level_seconds, caller=api.RestCaller)
+            level = api.throughput_rounds(
+                server, clients, images, profile.level_seconds, api.RestCaller, profile.throughput_rounds
+            )
         results["throughput_rest"] = [level]
         small = next(image for image in workload.images if image.role == "small")
         with section("threshold_change", "Threshold changes"):

@@ -62,6 +62,9 @@ class Profile:
     batch_sizes: tuple[int, ...]
     #: torch.compile's first call takes a minute or more on this CPU: not worth it in a smoke test.
     try_compile: bool = True
+    #: Times each throughput level is run (the same images, new clients and sessions each time); the level reports
+    #: its median round, with every round's images/s beside it (one level lasts only seconds).
+    throughput_rounds: int = 5
     #: Rounds of the app-configuration comparison (each round measures every configuration once).
     configuration_rounds: int = 3
     #: Rounds of the app against the model card's snippet in a plain gr.Interface (benchmarks.peer), and the distinct
@@ -114,6 +117,7 @@ QUICK = replace(
     batch_sizes=(1, 4, 8),
     peer_rounds=2,
     peer_images_per_round=16,
+    throughput_rounds=3,
 )
 #: A smoke test of every section (tests/benchmarks): the numbers mean nothing.
 TINY = replace(
@@ -138,6 +142,7 @@ TINY = replace(
     configuration_rounds=1,
     peer_rounds=1,
     peer_images_per_round=4,
+    throughput_rounds=2,
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (FULL, QUICK, TINY)}
 

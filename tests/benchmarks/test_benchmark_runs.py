@@ -68,9 +68,11 @@ def test_the_api_section_has_throughput_threshold_and_cold_start(results: dict) 
     assert [level["clients"] for level in api["throughput_gradio_client"]] == [1]
     assert {level["client"] for level in api["throughput"]} == {"plain HTTP"}
     assert {level["client"] for level in api["throughput_gradio_client"]} == {"gradio_client"}
-    for level in api["throughput"] + api["throughput_gradio_client"]:
+    for level in api["throughput"] + api["throughput_gradio_client"] + api["throughput_rest"]:
         assert level["errors"] == 0
         assert level["completed"] == level["sent"] > 0
+        # Each level runs twice in the tiny profile and reports its median round, every round beside it.
+        assert len(level["rounds_images_per_s"]) == 2 and level["images_per_s"] == min(level["rounds_images_per_s"])
         assert level["peak_rss_mb"] > 100
         assert level["app_cpu_ms_per_image"] > 0
     change = api["threshold_change"]
@@ -124,6 +126,9 @@ def test_the_markdown_report_has_the_latency_throughput_and_target_tables(result
     header = "| median ms | model card | ours | API (gradio_client, one SSL context) | API (gradio_client, defaults) |"
     assert header in markdown
     assert "| client | clients | images/s |" in markdown
+    level = results["api"]["throughput"][0]
+    low, high = sorted(level["rounds_images_per_s"])
+    assert f"| plain HTTP | 1 | {level['images_per_s']:.2f} ({low:.2f}–{high:.2f}) |" in markdown
     assert markdown.count("| threshold change, server ms (median) |") == 1
     assert "Batched forward pass" in markdown
 
