@@ -80,6 +80,13 @@ def _level(results: dict[str, Any], clients: int) -> dict[str, Any] | None:
     return None
 
 
+def _rest_level(results: dict[str, Any], clients: int) -> dict[str, Any] | None:
+    """The JSON API (/v1) level with `clients` clients, if the run has one."""
+    return next(
+        (level for level in results.get("api", {}).get("throughput_rest", []) if level["clients"] == clients), None
+    )
+
+
 def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     """Every ratio the table and the targets use, from the medians of one run."""
     latency = results["latency_ms"]
@@ -129,7 +136,7 @@ def _engine_ratios(results: dict[str, Any]) -> dict[str, float | None]:
     # The bf16 path shipped: NSFW_PRECISION=bf16 runs OpenVINO (f32 adds) where it is installed, else torch autocast.
     bf16 = measured.get("openvino bf16") or measured.get("torch bf16")
     peer = results.get("api", {}).get("peer")
-    rest = next((level for level in results.get("api", {}).get("throughput_rest", []) if level["clients"] == 8), None)
+    rest = _rest_level(results, 8)
     # A floor that an engine beats is not a floor: no ratio above 1 is printed, the report says the floor is wrong.
     beaten = results["floor"].get("beaten_by")
     return {
@@ -580,7 +587,7 @@ def _target_spreads(results: dict[str, Any]) -> dict[str, str]:
     bf16 = measured.get("openvino bf16") or measured.get("torch bf16")
     roofline = results["floor"]["floor"]["images_per_s"]
     clients = _level_clients("8 clients", _level(results, 8))
-    rest = next((level for level in api.get("throughput_rest", []) if level["clients"] == 8), None)
+    rest = _rest_level(results, 8)
     spreads = {
         "clients_8_vs_engine": f"{clients}engine {_engine_rate(in_use)}",
         "rest_8_vs_engine": f"{_level_clients('8 /v1 clients', rest)}engine {_engine_rate(in_use)}",
