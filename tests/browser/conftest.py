@@ -109,3 +109,11 @@ def phone(browser: Browser, app: ServedApp) -> Iterator[Page]:
     opened = open_app(browser, app, PHONE)
     yield opened
     opened.context.close()
+
+
+def wait_until_unblurred(page: Page, image: str) -> None:
+    """Wait for the image at `image` to show unfiltered. A new upload's preview stays blurred while it is classified,
+    and the page lifts that blur one step after the verdict appears, so a single read can still see it."""
+    page.wait_for_function(
+        "(selector) => getComputedStyle(document.querySelector(selector)).filter === 'none'", arg=image
+    )

@@ -17,7 +17,7 @@ from testbed.images import EXAMPLES, encode, photo
 from testbed.served import ServedApp
 from testbed.zips import build_zip
 
-from .conftest import open_tab, upload
+from .conftest import open_tab, upload, wait_until_unblurred
 
 SCREENSHOTS = (
     Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -84,7 +84,7 @@ def test_the_band_gives_three_colour_coded_decisions_without_rerunning_the_model
     runs = app.model_calls()
     set_slider(page, "allow-below", 0.6)
     assert "below the allow threshold" in wait_for_decision(page, "allow")
-    assert input_filter(page) == "none"
+    wait_until_unblurred(page, INPUT_PREVIEW)
     set_slider(page, "allow-below", 0.2)
     set_slider(page, "block-above", 0.5)
     wait_for_decision(page, "block")
@@ -152,7 +152,7 @@ def test_show_image_reveals_a_blocked_preview_and_hide_blurs_it_again(page: Page
     assert page.get_attribute(DECISION, "data-blur") == "1" and "blur" in input_filter(page)
     page.click("#moderate-reveal")
     page.wait_for_selector(f"{DECISION}[data-blur='0']")
-    assert input_filter(page) == "none"
+    wait_until_unblurred(page, INPUT_PREVIEW)
     page.click("#moderate-reveal")
     page.wait_for_selector(f"{DECISION}[data-blur='1']")
 

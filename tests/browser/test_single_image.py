@@ -9,7 +9,7 @@ from playwright.sync_api import Page
 from testbed.images import EXAMPLES
 from testbed.served import ServedApp
 
-from .conftest import set_threshold, upload
+from .conftest import set_threshold, upload, wait_until_unblurred
 
 VERDICT = "#verdict .verdict"
 PREVIEW = "#input-image .image-frame img"
@@ -37,7 +37,7 @@ def test_uploading_an_image_shows_its_verdict_probabilities_and_timings(page: Pa
     assert "512 × 512 PNG" in timings(page)
     for step in ("decode", "inference", "total"):
         assert page.inner_text(f"#analysis [data-timing={step}]").endswith("ms")
-    assert preview_filter(page) == "none"
+    wait_until_unblurred(page, PREVIEW)
 
 
 def test_moving_the_threshold_changes_the_verdict_without_running_the_model(page: Page, app: ServedApp) -> None:
@@ -75,14 +75,14 @@ def test_an_nsfw_preview_is_blurred_until_revealed(page: Page) -> None:
     assert "blur" in preview_filter(page)
     page.click("#verdict button[data-action=reveal]")
     page.wait_for_selector(f"{VERDICT}[data-blur='0']")
-    assert preview_filter(page) == "none"
+    wait_until_unblurred(page, PREVIEW)
     assert page.inner_text("#verdict button[data-action=reveal]") == "Hide image"
     page.click("#verdict button[data-action=reveal]")
     page.wait_for_selector(f"{VERDICT}[data-blur='1']")
     assert "blur" in preview_filter(page)
     set_threshold(page, 1.0)  # above the score: SFW, nothing to hide
     wait_for_verdict(page, "SFW")
-    assert preview_filter(page) == "none"
+    wait_until_unblurred(page, PREVIEW)
     assert page.locator("#verdict button[data-action=reveal]").count() == 0
 
 
