@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,23 +135,29 @@ CALLER_LABELS = {"ApiCaller": "gradio_client", "HttpCaller": "plain HTTP", "Rest
 
 
 class _Sampler(threading.Thread):
-    """Samples the server's resident memory and queue length until stopped."""
+    """Samples the server's resident memory, and the length of Gradio's queue when `queue` is set, until stopped.
 
-    def __init__(self, server: AppServer) -> None:
+    Reading the queue is an HTTP request that the app answers on the cores being measured (~1 ms of its CPU and
+    ~0.6 ms of the sampler's each time, 20 times a second): levels whose requests never enter Gradio's queue (the
+    JSON API) leave it out."""
+
+    def __init__(self, server: AppServer, *, queue: bool = True) -> None:
         super().__init__(name="sampler", daemon=True)
         self.server = server
+        self.queue = queue
         self.stopped = threading.Event()
         self.peak_rss = 0
-        self.max_queue = 0
+        self.max_queue: int | None = 0 if queue else None
         self.queue_errors = 0
 
     def run(self) -> None:
         while not self.stopped.is_set():
             self.peak_rss = max(self.peak_rss, self.server.rss_bytes())
-            try:
-                self.max_queue = max(self.max_queue, self.server.queue_size())
-            except httpx.HTTPError:
-                self.queue_errors += 1
+            if self.max_queue is not None:
+                try:
+                    self.max_queue = max(self.max_queue, self.server.queue_size())
+                except httpx.HTTPError:
+                    self.queue_errors += 1
             self.stopped.wait(SAMPLE_SECONDS)
 
     def stop(self) -> None:
@@ -203,7 +209,8 @@ def throughput(
         threading.Thread(target=send, args=(caller, share), name=f"client {index}")
         for index, (caller, share) in enumerate(zip(callers, shares, strict=True))
     ]
-    sampler = _Sampler(server)
+    # POST /v1/classify answers outside Gradio's queue: there is no queue to watch.
+    sampler = _Sampler(server, queue=caller is not RestCaller)
     for thread in threads:
         thread.start()
     sampler.start()
@@ -243,14 +250,24 @@ def throughput_rounds(
     level_seconds: float,
     caller: type[ApiCaller | HttpCaller | RestCaller],
     rounds: int,
+    engine: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """`throughput` run `rounds` times with new clients (so new sessions: no result is reused from a round before).
 
     Returns the median round (by images/s, the lower middle one for an even count) with every round's images/s in
     `rounds_images_per_s`; requests sent, completed and failed are summed over the rounds, the largest queue and the
     peak memory are the largest seen in any round.
+
+    With `engine` (the bare batched forward pass's images/s, measured by the caller), each round is paired with a
+    measurement of it made just before, while the app is paused: `vs_engine` is the median of the rounds' ratios,
+    each in `vs_engine_rounds`, so that a host whose speed drifts between minutes compares like with like.
     """
-    levels = [throughput(server, clients, images, level_seconds, caller=caller) for _ in range(max(1, rounds))]
+    levels, rates = [], []
+    for _ in range(max(1, rounds)):
+        if engine is not None:
+            with server.paused():
+                rates.append(engine())
+        levels.append(throughput(server, clients, images, level_seconds, caller=caller))
     ordered = sorted(levels, key=lambda level: level["images_per_s"])
     median = dict(ordered[(len(ordered) - 1) // 2])
     median["rounds_images_per_s"] = [level["images_per_s"] for level in levels]
@@ -258,8 +275,14 @@ def throughput_rounds(
     median["sent"] = sum(level["sent"] for level in levels)
     median["completed"] = sum(level["completed"] for level in levels)
     median["error_examples"] = sorted({example for level in levels for example in level["error_examples"]})[:3]
-    median["max_queue_size"] = max(level["max_queue_size"] for level in levels)
+    queues = [level["max_queue_size"] for level in levels if level["max_queue_size"] is not None]
+    median["max_queue_size"] = max(queues) if queues else None
     median["peak_rss_mb"] = max(level["peak_rss_mb"] for level in levels)
+    if rates:
+        paired = [level["images_per_s"] / rate for level, rate in zip(levels, rates, strict=True)]
+        median["engine_images_per_s_rounds"] = [round(rate, 3) for rate in rates]
+        median["vs_engine_rounds"] = [round(ratio, 3) for ratio in paired]
+        median["vs_engine"] = round(statistics.median(paired), 3)
     return median
 
 

@@ -25,7 +25,7 @@ from testbed.server import ROOT
 
 from .output import configure_logging, save_results
 
-__all__ = ["WIN_MARGIN", "compare_engines", "main"]
+__all__ = ["WIN_MARGIN", "batched_rate", "compare_engines", "main"]
 
 logger = logging.getLogger("benchmarks.engines")
 
@@ -102,6 +102,20 @@ def compare_engines(classifier: Classifier, batch: torch.Tensor, rounds: int, th
         )
         results["engines"][name] = entry
     return results
+
+
+def batched_rate(forward: Callable[[torch.Tensor], object], batch: torch.Tensor, seconds: float) -> float:
+    """Images/s of `forward` on `batch`: its median pass over `seconds` (at least three passes), after one pass that
+    warms the caches up."""
+    with torch.inference_mode():
+        forward(batch)
+        passes: list[float] = []
+        deadline = time.perf_counter() + seconds
+        while len(passes) < 3 or time.perf_counter() < deadline:
+            started = time.perf_counter()
+            forward(batch)
+            passes.append(time.perf_counter() - started)
+    return batch.shape[0] / statistics.median(passes)
 
 
 def format_table(results: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import logging
 import os
 import platform
@@ -24,7 +25,7 @@ from model.config import available_cores
 from testbed.server import ROOT, AppServer
 
 from . import api, floor, report
-from .engines import compare_engines
+from .engines import batched_rate, compare_engines
 from .experiments import run_experiments
 from .nudenet_peer import compare_with_nudenet
 from .output import configure_logging, save_results
@@ -199,6 +200,11 @@ def _measure_api(
             for caller in callers.values():
                 caller.close()
         results["throughput"], results["throughput_gradio_client"] = [], []
+        # The 8-client levels (plain HTTP and /v1) are compared with the engine's bare batched forward pass, measured
+        # in this process before each of their rounds while the app is paused.
+        paired = max(count for count in profile.clients if count <= 8)
+        sample = torch.randn(8, *ours.input_size, generator=torch.Generator().manual_seed(0))
+        engine = functools.partial(batched_rate, ours.classifier.forward_probabilities, sample, profile.engine_seconds)
         for kind, clients in workload.throughput_images:
             images = workload.throughput_images[(kind, clients)]
             caller = api.HttpCaller if kind == "http" else api.ApiCaller
@@ -210,21 +216,26 @@ def _measure_api(
                 profile.throughput_rounds,
             ):
                 level = api.throughput_rounds(
-                    server, clients, images, profile.level_seconds, caller, profile.throughput_rounds
+                    server,
+                    clients,
+                    images,
+                    profile.level_seconds,
+                    caller,
+                    profile.throughput_rounds,
+                    engine if (kind, clients) == ("http", paired) else None,
                 )
             results["throughput" if kind == "http" else "throughput_gradio_client"].append(level)
         # The JSON API (/v1) at 8 clients, on the images the 8 plain-HTTP clients sent: /v1 keeps no result cache,
         # so the same bytes run the model again.
-        clients = max(count for count in profile.clients if count <= 8)
         with section(
-            f"rest_clients_{clients}",
+            f"rest_clients_{paired}",
             "Throughput: %d concurrent JSON API (/v1) clients, %d rounds",
-            clients,
+            paired,
             profile.throughput_rounds,
         ):
-            images = workload.throughput_images[("http", clients)]
+            images = workload.throughput_images[("http", paired)]
             level = api.throughput_rounds(
-                server, clients, images, profile.level_seconds, api.RestCaller, profile.throughput_rounds
+                server, paired, images, profile.level_seconds, api.RestCaller, profile.throughput_rounds, engine
             )
         results["throughput_rest"] = [level]
         small = next(image for image in workload.images if image.role == "small")

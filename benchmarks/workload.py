@@ -65,6 +65,9 @@ class Profile:
     #: Times each throughput level is run (the same images, new clients and sessions each time); the level reports
     #: its median round, with every round's images/s beside it (one level lasts only seconds).
     throughput_rounds: int = 5
+    #: Seconds of the engine's bare batched forward pass measured, with the app paused, before each round of the
+    #: 8-client levels: each round's ratio to the engine comes from the same minute of the host.
+    engine_seconds: float = 2.0
     #: Rounds of the app-configuration comparison (each round measures every configuration once).
     configuration_rounds: int = 3
     #: Rounds of the app against the model card's snippet in a plain gr.Interface (benchmarks.peer), and the distinct
@@ -143,6 +146,7 @@ TINY = replace(
     peer_rounds=1,
     peer_images_per_round=4,
     throughput_rounds=2,
+    engine_seconds=0.3,
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (FULL, QUICK, TINY)}
 

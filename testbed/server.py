@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,9 @@ _URL_LINE = re.compile(r"Running on local URL:\s+(http://\S+)")
 LAUNCHED_LOG_MARK = "To create a public link"
 #: Gradio's own check tries for up to 5 x 3 s; after that, polling starts whether or not the line was seen.
 LAUNCH_CHECK_SECONDS = 20.0
+#: How long the list of the app's processes is reused by `rss_bytes`: finding a process's children reads every
+#: process's entry in /proc (~1 ms of CPU), too much to do 20 times a second on the cores being measured.
+FAMILY_SECONDS = 1.0
 #: The settings of the machine running the tests that a clean launch leaves out.
 _MACHINE_SETTINGS = ("NSFW_", "GRADIO_", "HF_")
 
@@ -94,6 +97,8 @@ class AppServer:
                 self.environment[name] = value
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
+        self._family: list[psutil.Process] = []
+        self._family_found_at = -FAMILY_SECONDS
         self.http = httpx.Client(base_url=self.url + API, timeout=30.0)
 
     def __enter__(self) -> AppServer:
@@ -215,14 +220,37 @@ class AppServer:
         raise TimeoutError(f"The app at {self.url} was not ready within {timeout:g} s (log: {self.log_path})")
 
     def rss_bytes(self) -> int:
-        """Resident memory of the app and any processes it started."""
+        """Resident memory of the app and any processes it started (found again at most every `FAMILY_SECONDS`)."""
         if self.process is None:
             return 0
+        now = time.monotonic()
+        if now - self._family_found_at >= FAMILY_SECONDS:
+            try:
+                root = psutil.Process(self.process.pid)
+                self._family = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                return 0
+            self._family_found_at = now
+        total = 0
+        for process in self._family:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:  # ended since it was found: look again next time
+                self._family_found_at = -FAMILY_SECONDS
+        return total
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The app and its processes stopped (SIGSTOP) inside the block, so that a measurement made meanwhile on the
+        same cores gets them all; continued (SIGCONT) after it."""
+        if self.process is None or self.process.poll() is not None:
+            yield
+            return
+        os.killpg(self.process.pid, signal.SIGSTOP)
         try:
-            root = psutil.Process(self.process.pid)
-            return sum(process.memory_info().rss for process in [root, *root.children(recursive=True)])
-        except psutil.Error:
-            return 0
+            yield
+        finally:
+            os.killpg(self.process.pid, signal.SIGCONT)
 
     def cpu_seconds(self) -> float:
         """CPU time the app has used so far (user + system, all threads)."""

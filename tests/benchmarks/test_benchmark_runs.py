@@ -75,6 +75,16 @@ def test_the_api_section_has_throughput_threshold_and_cold_start(results: dict) 
         assert len(level["rounds_images_per_s"]) == 2 and level["images_per_s"] == min(level["rounds_images_per_s"])
         assert level["peak_rss_mb"] > 100
         assert level["app_cpu_ms_per_image"] > 0
+    # The largest level up to 8 clients (2 in the tiny profile), plain HTTP and /v1, is paired round by round with the
+    # engine's bare forward pass measured just before it, while the app was paused; its ratio is their median.
+    for level in (api["throughput"][-1], api["throughput_rest"][0]):
+        assert len(level["engine_images_per_s_rounds"]) == len(level["vs_engine_rounds"]) == 2
+        assert all(rate > 0 for rate in level["engine_images_per_s_rounds"])
+        assert min(level["vs_engine_rounds"]) <= level["vs_engine"] <= max(level["vs_engine_rounds"])
+    assert all("vs_engine" not in level for level in api["throughput"][:-1] + api["throughput_gradio_client"])
+    # /v1 requests never enter Gradio's queue, which is therefore not polled (over HTTP, on the measured cores).
+    assert api["throughput_rest"][0]["max_queue_size"] is None
+    assert all(level["max_queue_size"] >= 0 for level in api["throughput"] + api["throughput_gradio_client"])
     change = api["threshold_change"]
     assert change["model_calls"] == 0
     assert change["responses_without_new_threshold"] == 0
@@ -94,6 +104,7 @@ def test_every_target_is_listed_with_its_limit(results: dict) -> None:
     # A ratio at most 1, or (when an engine beats the floor) no ratio and the report saying the floor is wrong.
     assert 0 < roofline["value"] <= 1 if roofline["value"] is not None else roofline["note"].startswith("the floor is")
     assert measured["api_rest_small_vs_ours"]["value"] > 0 and measured["api_rest_camera_vs_card"]["value"] > 0
+    assert measured["rest_8_vs_engine"]["value"] is None  # the tiny profile's paired level has 2 clients, not 8
     assert measured["first_start_s"]["value"] > 0  # the first start of the revision, with the engine's export
 
 
