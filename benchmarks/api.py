@@ -144,7 +144,6 @@ class _Sampler(threading.Thread):
     def __init__(self, server: AppServer, *, queue: bool = True) -> None:
         super().__init__(name="sampler", daemon=True)
         self.server = server
-        self.queue = queue
         self.stopped = threading.Event()
         self.peak_rss = 0
         self.max_queue: int | None = 0 if queue else None
