@@ -1,6 +1,6 @@
 """The Gradio workarounds live in ui/gradio_fixes, go in with one apply(), and each still answers an upstream
-behaviour: the "upstream" tests here (and in test_sessions, test_launch_check, test_upload_cache, test_monitoring)
-fail once a Gradio upgrade changes that behaviour, marking the workaround that can go."""
+behaviour: the "upstream" tests here (and in test_sessions, test_launch_check, test_upload_cache, test_monitoring,
+test_queue_wakeup) fail once a Gradio upgrade changes that behaviour, marking the workaround that can go."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from types import SimpleNamespace
 import pytest
 from gradio import networking, route_utils, state_holder
 from gradio.mcp import GradioMCPServer
+from gradio.queueing import Queue
 from mcp import types
 
 from ui import gradio_fixes
-from ui.gradio_fixes import launch_check, mcp_tools, sessions, upload_cache
+from ui.gradio_fixes import launch_check, mcp_tools, queue_wakeup, sessions, upload_cache
 
 FILE_SCHEMA = {
     "type": "object",
@@ -82,6 +83,8 @@ def test_apply_installs_every_fix_and_a_second_call_changes_nothing(monkeypatch:
         monkeypatch.setattr(GradioMCPServer, name, getattr(GradioMCPServer, name))
     monkeypatch.setattr(GradioMCPServer, "_file_data_tool_description", mcp_tools.UPSTREAM_HOW_TO)
     monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", raising=False)
+    for name in ("start_processing", "push", "process_events", "close"):
+        monkeypatch.setattr(Queue, name, getattr(queue_wakeup, f"UPSTREAM_{name.upper()}"))
     for _ in range(2):
         gradio_fixes.apply()
         assert state_holder.SessionState.__init__ is sessions._lazy_init
@@ -90,3 +93,6 @@ def test_apply_installs_every_fix_and_a_second_call_changes_nothing(monkeypatch:
         assert GradioMCPServer.postprocess_output_data is mcp_tools.postprocess_output_data
         assert GradioMCPServer._file_data_tool_description == mcp_tools.FILE_HOW_TO
         assert os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"] == "100"
+        assert Queue.start_processing is queue_wakeup.start_processing
+        assert Queue.push is queue_wakeup._push and Queue.process_events is queue_wakeup._process_events
+        assert Queue.close is queue_wakeup._close

@@ -7,13 +7,14 @@ still happens, so after a Gradio upgrade a failing "upstream" test marks a worka
 
 from __future__ import annotations
 
-from . import launch_check, mcp_tools, monitoring, sessions, upload_cache
+from . import launch_check, mcp_tools, monitoring, queue_wakeup, sessions, upload_cache
 
 __all__ = ["FIXES", "apply"]
 
 #: Every workaround: /monitoring summary refreshed every 100 events (read when a queue is made, so it comes first),
-#: the upload-cache sweep that survives uploads, lazy per-session configs, the patient start-up check, MCP tools.
-FIXES = (monitoring, upload_cache, sessions, launch_check, mcp_tools)
+#: the upload-cache sweep that survives uploads, lazy per-session configs, the patient start-up check, MCP tools, the
+#: queue dispatcher woken by events instead of polling every millisecond.
+FIXES = (monitoring, upload_cache, sessions, launch_check, mcp_tools, queue_wakeup)
 
 
 def apply() -> None:

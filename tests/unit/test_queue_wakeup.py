@@ -1,0 +1,115 @@
+"""Gradio's queue dispatcher waits for a wake-up instead of polling every millisecond, and a close still ends it
+(tests/api/test_queue_wakeup.py shows events still start at once in a launched app)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from gradio import queueing
+from gradio.queueing import Queue
+
+from ui.gradio_fixes import queue_wakeup
+
+#: A bound for what must happen at once: the dispatcher's own idle check is set far beyond it.
+PROMPT_SECONDS = 10.0
+REAL_SLEEP = asyncio.sleep
+
+
+def idle_queue() -> Queue:
+    """A queue with free workers and no event, as Gradio makes it in `Blocks.queue()` and readies it in `start()`."""
+    queue = Queue(
+        live_updates=False,
+        concurrency_count=4,
+        update_intervals=1,
+        max_size=None,
+        blocks=None,  # type: ignore[arg-type]
+        default_concurrency_limit=1,
+    )
+    queue.active_jobs = [None] * queue.max_thread_count
+    return queue
+
+
+def record_sleeps(monkeypatch: pytest.MonkeyPatch, then: Callable[[list[float]], None]) -> list[float]:
+    """Every `asyncio.sleep` the dispatcher calls, recorded; `then` sees the list after each one."""
+    sleeps: list[float] = []
+
+    async def recording(seconds: float, *args: Any) -> Any:
+        sleeps.append(seconds)
+        then(sleeps)
+        return await REAL_SLEEP(0, *args)
+
+    monkeypatch.setattr(queueing.asyncio, "sleep", recording)
+    return sleeps
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+def test_gradio_s_dispatcher_polls_an_idle_queue_every_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why ui.gradio_fixes.queue_wakeup exists. If a Gradio upgrade waits for work itself, this fails: it can go."""
+    queue = idle_queue()
+
+    def stop_after_three(sleeps: list[float]) -> None:
+        if len(sleeps) >= 3:
+            queue.stopped = True
+
+    sleeps = record_sleeps(monkeypatch, stop_after_three)
+    run(lambda: queue_wakeup.UPSTREAM_START_PROCESSING(queue))
+    assert sleeps == [0.001, 0.001, 0.001]
+
+
+def test_the_fixed_dispatcher_sleeps_on_an_idle_queue_until_a_close_from_another_thread_ends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(queue_wakeup, "IDLE_CHECK_SECONDS", 600.0)
+    queue = idle_queue()
+    sleeps = record_sleeps(monkeypatch, lambda _: None)
+
+    async def scenario() -> None:
+        dispatcher = asyncio.create_task(queue_wakeup.start_processing(queue))
+        await REAL_SLEEP(0.05)
+        assert not dispatcher.done()
+        await asyncio.to_thread(queue_wakeup._close, queue)  # Blocks.close() runs on the caller's thread
+        await asyncio.wait_for(dispatcher, PROMPT_SECONDS)
+
+    run(scenario)
+    assert sleeps == []
+    assert queue.stopped
+
+
+def test_a_wake_up_for_a_queue_that_never_dispatched_or_whose_loop_closed_is_harmless() -> None:
+    queue = idle_queue()
+    queue_wakeup._wake(queue)  # not dispatching yet: nothing to wake
+
+    async def dispatch_once() -> None:
+        queue.stopped = True
+        await queue_wakeup.start_processing(queue)
+
+    run(dispatch_once)  # leaves a wake-up bound to a loop that has closed since
+    queue_wakeup._wake(queue)
+    queue_wakeup._close(queue)
+    assert queue.stopped
+
+
+def test_each_start_of_the_dispatcher_gets_a_wake_up_of_its_own_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app closed and launched again serves its queue from a new event loop: the old wake-up must not be reused."""
+    monkeypatch.setattr(queue_wakeup, "IDLE_CHECK_SECONDS", 600.0)
+    queue = idle_queue()
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def scenario() -> None:
+        queue.stopped = False
+        dispatcher = asyncio.create_task(queue_wakeup.start_processing(queue))
+        await REAL_SLEEP(0.02)
+        loops.append(queue._wakeup[1])  # type: ignore[attr-defined]
+        assert loops[-1] is asyncio.get_running_loop()
+        queue_wakeup._close(queue)
+        await asyncio.wait_for(dispatcher, PROMPT_SECONDS)
+
+    run(scenario)
+    run(scenario)
+    assert loops[0] is not loops[1]
