@@ -11,6 +11,7 @@ import pytest
 from gradio import queueing
 from gradio.queueing import Queue
 
+from tests.support.loops import run_coroutine
 from ui.gradio_fixes import queue_wakeup
 
 #: A bound for what must happen at once: the dispatcher's own idle check is set far beyond it.
@@ -46,7 +47,7 @@ def record_sleeps(monkeypatch: pytest.MonkeyPatch, then: Callable[[list[float]],
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    asyncio.run(scenario())
+    run_coroutine(scenario())  # on a thread of its own: a browser test's loop may hold this one
 
 
 def test_gradio_s_dispatcher_polls_an_idle_queue_every_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
