@@ -33,21 +33,34 @@ def idle_queue() -> Queue:
     return queue
 
 
-def record_sleeps(monkeypatch: pytest.MonkeyPatch, then: Callable[[list[float]], None]) -> list[float]:
-    """Every `asyncio.sleep` the dispatcher calls, recorded; `then` sees the list after each one."""
-    sleeps: list[float] = []
+class SleepRecorder:
+    """Every `asyncio.sleep` called on the event loop that `run` starts (the dispatcher's), recorded and cut short;
+    `then` sees the list after each one. Other loops of the process (an app another test left running) sleep as
+    usual and are not recorded."""
 
-    async def recording(seconds: float, *args: Any) -> Any:
-        sleeps.append(seconds)
-        then(sleeps)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, then: Callable[[list[float]], None] = lambda _: None) -> None:
+        self.sleeps: list[float] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._then = then
+        monkeypatch.setattr(queueing.asyncio, "sleep", self._sleep)
+
+    async def _sleep(self, seconds: float, *args: Any) -> Any:
+        if asyncio.get_running_loop() is not self.loop:
+            return await REAL_SLEEP(seconds, *args)
+        self.sleeps.append(seconds)
+        self._then(self.sleeps)
         return await REAL_SLEEP(0, *args)
 
-    monkeypatch.setattr(queueing.asyncio, "sleep", recording)
-    return sleeps
+    def run(self, scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        async def recorded() -> None:
+            self.loop = asyncio.get_running_loop()
+            await scenario()
+
+        run_coroutine(recorded())  # on a thread of its own: a browser test's loop may hold this one
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    run_coroutine(scenario())  # on a thread of its own: a browser test's loop may hold this one
+    run_coroutine(scenario())
 
 
 def test_gradio_s_dispatcher_polls_an_idle_queue_every_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,9 +71,9 @@ def test_gradio_s_dispatcher_polls_an_idle_queue_every_millisecond(monkeypatch: 
         if len(sleeps) >= 3:
             queue.stopped = True
 
-    sleeps = record_sleeps(monkeypatch, stop_after_three)
-    run(lambda: queue_wakeup.UPSTREAM_START_PROCESSING(queue))
-    assert sleeps == [0.001, 0.001, 0.001]
+    recorder = SleepRecorder(monkeypatch, stop_after_three)
+    recorder.run(lambda: queue_wakeup.UPSTREAM_START_PROCESSING(queue))
+    assert recorder.sleeps == [0.001, 0.001, 0.001]
 
 
 def test_the_fixed_dispatcher_sleeps_on_an_idle_queue_until_a_close_from_another_thread_ends_it(
@@ -68,7 +81,7 @@ def test_the_fixed_dispatcher_sleeps_on_an_idle_queue_until_a_close_from_another
 ) -> None:
     monkeypatch.setattr(queue_wakeup, "IDLE_CHECK_SECONDS", 600.0)
     queue = idle_queue()
-    sleeps = record_sleeps(monkeypatch, lambda _: None)
+    recorder = SleepRecorder(monkeypatch)
 
     async def scenario() -> None:
         dispatcher = asyncio.create_task(queue_wakeup.start_processing(queue))
@@ -77,8 +90,8 @@ def test_the_fixed_dispatcher_sleeps_on_an_idle_queue_until_a_close_from_another
         await asyncio.to_thread(queue_wakeup._close, queue)  # Blocks.close() runs on the caller's thread
         await asyncio.wait_for(dispatcher, PROMPT_SECONDS)
 
-    run(scenario)
-    assert sleeps == []
+    recorder.run(scenario)
+    assert recorder.sleeps == []
     assert queue.stopped
 
 
