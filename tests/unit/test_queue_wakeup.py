@@ -59,10 +59,6 @@ class SleepRecorder:
         run_coroutine(recorded())  # on a thread of its own: a browser test's loop may hold this one
 
 
-def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    run_coroutine(scenario())
-
-
 def test_gradio_s_dispatcher_polls_an_idle_queue_every_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
     """Why ui.gradio_fixes.queue_wakeup exists. If a Gradio upgrade waits for work itself, this fails: it can go."""
     queue = idle_queue()
@@ -103,7 +99,7 @@ def test_a_wake_up_for_a_queue_that_never_dispatched_or_whose_loop_closed_is_har
         queue.stopped = True
         await queue_wakeup.start_processing(queue)
 
-    run(dispatch_once)  # leaves a wake-up bound to a loop that has closed since
+    run_coroutine(dispatch_once())  # leaves a wake-up bound to a loop that has closed since
     queue_wakeup._wake(queue)
     queue_wakeup._close(queue)
     assert queue.stopped
@@ -124,6 +120,6 @@ def test_each_start_of_the_dispatcher_gets_a_wake_up_of_its_own_loop(monkeypatch
         queue_wakeup._close(queue)
         await asyncio.wait_for(dispatcher, PROMPT_SECONDS)
 
-    run(scenario)
-    run(scenario)
+    run_coroutine(scenario())
+    run_coroutine(scenario())
     assert loops[0] is not loops[1]
