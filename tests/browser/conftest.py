@@ -38,6 +38,8 @@ def open_app(browser: Browser, app: ServedApp, viewport: dict[str, int]) -> Page
     page.set_default_timeout(RESULT_TIMEOUT_MS)
     page.goto(app.url)
     page.wait_for_selector("#model-status [data-status=ready]")
+    # The status panel sits above the tabs and can say ready before the first tab is drawn.
+    page.wait_for_selector("#single-tab", state="attached")
     return page
 
 
